@@ -1,0 +1,6 @@
+export { Graph, type Tensor, type Dim, type Shape, type DType } from './graph.js';
+export * as ops from './ops.js';
+export { gradients } from './autodiff.js';
+export { serialize, type SerializedModel } from './onnx.js';
+export { Runtime, Session, defaultRuntime, float32, int64, type HostTensor } from './runtime.js';
+export { Rng } from './random.js';

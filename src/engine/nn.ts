@@ -1,0 +1,115 @@
+/**
+ * Composite layers built from the primitive ops, so their gradients come from the primitive rules.
+ * These are what the language models (GPT-2, Llama family) and the CTR models are made of.
+ */
+import type { Tensor } from './graph.js';
+import * as op from './ops.js';
+
+/** x @ w + b, with w in [in, out] layout. */
+export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
+  const y = op.matmul(x, w);
+  return b ? op.add(y, b) : y;
+}
+
+/** LayerNorm over the last axis. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const centered = op.sub(x, op.reduceMean(x, [-1], true));
+  const variance = op.reduceMean(op.mul(centered, centered), [-1], true);
+  return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, eps))), gamma), beta);
+}
+
+/** RMSNorm over the last axis (Llama): x / sqrt(mean(x^2) + eps) * gamma. */
+export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
+  const meanSquare = op.reduceMean(op.mul(x, x), [-1], true);
+  return op.mul(op.div(x, op.sqrt(op.add(meanSquare, eps))), gamma);
+}
+
+/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+export function geluTanh(x: Tensor): Tensor {
+  const inner = op.mul(op.add(x, op.mul(op.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+}
+
+/** GELU, exact (erf). */
+export function geluErf(x: Tensor): Tensor {
+  return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** SiLU / swish: x * sigmoid(x). */
+export function silu(x: Tensor): Tensor {
+  return op.mul(x, op.sigmoid(x));
+}
+
+/**
+ * Rotary position embedding in the Hugging Face "rotate half" layout: x * cos + rotateHalf(x) * sin.
+ * x is [..., T, headDim]; cos and sin are [..., T, headDim] (broadcastable), built by the caller.
+ */
+export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  const half = (x.shape[x.shape.length - 1] as number) / 2;
+  const [x1, x2] = op.split(x, [half, half], -1);
+  const rotated = op.concat([op.neg(x2), x1], -1);
+  return op.add(op.mul(x, cos), op.mul(rotated, sin));
+}
+
+/**
+ * Scaled dot-product attention with an additive mask and grouped-query heads.
+ * q: [B, H, T, hd]; k, v: [B, KV, T, hd] with H a multiple of KV; mask: additive, broadcastable to
+ * [B, 1, T, T] (0 where allowed, a large negative number where not). Returns [B, H, T, hd].
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor {
+  const [, heads, , headDim] = q.shape as [unknown, number, unknown, number];
+  const kvHeads = k.shape[1] as number;
+  const scale = 1 / Math.sqrt(headDim);
+  if (heads === kvHeads) {
+    const scores = op.add(op.mul(op.matmul(q, op.transposeLast2(k)), scale), mask);
+    return op.matmul(op.softmax(scores, -1), v);
+  }
+  // Grouped-query: view q as [B, KV, G, T, hd] and let MatMul broadcast each k/v head over its group.
+  const group = heads / kvHeads;
+  const qg = op.reshape(q, [0, kvHeads, group, -1, headDim]);
+  const kg = op.unsqueeze(k, [2]);
+  const vg = op.unsqueeze(v, [2]);
+  const scores = op.add(op.mul(op.matmul(qg, op.transposeLast2(kg)), scale), op.unsqueeze(mask, [1]));
+  const out = op.matmul(op.softmax(scores, -1), vg);
+  return op.reshape(out, [0, heads, -1, headDim]);
+}
+
+/**
+ * Mean token cross-entropy: -sum_t w_t log softmax(logits_t)[target_t] / sum_t w_t.
+ * logits [..., V]; targets int64 [...]; weights float [...] (0 ignores a position, e.g. padding or
+ * prompt tokens). Ignored positions must still hold a valid target id (any, e.g. 0).
+ */
+export function maskedTokenCrossEntropy(logits: Tensor, targets: Tensor, weights: Tensor): Tensor {
+  const logProbs = op.logSoftmax(logits, -1);
+  const picked = op.squeeze(op.gatherElements(logProbs, op.unsqueeze(targets, [-1]), -1), [-1]);
+  return op.div(op.neg(op.sumAll(op.mul(picked, weights))), op.sumAll(weights));
+}
+
+/** Per-position token negative log-likelihood, [...] (for per-user scoring). */
+export function tokenNll(logits: Tensor, targets: Tensor): Tensor {
+  const logProbs = op.logSoftmax(logits, -1);
+  return op.neg(op.squeeze(op.gatherElements(logProbs, op.unsqueeze(targets, [-1]), -1), [-1]));
+}
+
+/** Mean binary cross-entropy with logits, in the stable form max(x,0) - x*y + log(1 + exp(-|x|)). */
+export function bceWithLogits(logits: Tensor, labels: Tensor): Tensor {
+  const perRow = op.add(op.sub(op.relu(logits), op.mul(logits, labels)), op.log(op.add(op.exp(op.neg(op.abs(logits))), 1)));
+  return op.reduceMean(perRow, perRow.shape.map((_, i) => i), false);
+}
+
+/** Factorization-machine pairwise term: 0.5 * sum_k ((sum_f e)^2 - sum_f e^2), e: [B, F, K] -> [B, 1]. */
+export function fmInteraction(embeddings: Tensor): Tensor {
+  const sum = op.reduceSum(embeddings, [1], false);
+  const sumOfSquares = op.reduceSum(op.mul(embeddings, embeddings), [1], false);
+  return op.mul(op.reduceSum(op.sub(op.mul(sum, sum), sumOfSquares), [1], true), 0.5);
+}
+
+/** DCN (v1) cross layer: x_{l+1} = x0 * (x_l . w) + b + x_l, with w [D, 1], b [D]. */
+export function crossLayer(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return op.add(op.add(op.mul(x0, op.matmul(x, w)), b), x);
+}
+
+/** DCN-v2 cross layer: x_{l+1} = x0 * (x_l W + b) + x_l, with W [D, D], b [D]. */
+export function crossLayerV2(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return op.add(op.mul(x0, linear(x, w, b)), x);
+}

@@ -1,0 +1,147 @@
+/**
+ * Running graphs: one onnxruntime-node worker thread per Runtime, sessions cached by the graph's
+ * content hash so that building the same graph twice creates one session.
+ */
+import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Graph } from './graph.js';
+import { serialize, type SerializedModel } from './onnx.js';
+
+export type HostData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** A tensor in JS memory: what feeds and results look like. */
+export interface HostTensor {
+  dtype: 'float32' | 'int64' | 'int32' | 'bool';
+  shape: number[];
+  data: HostData;
+}
+
+export type WorkerRequest =
+  | { type: 'load'; id: number; hash: string; model: Uint8Array | string }
+  | { type: 'run'; id: number; hash: string; feeds: Record<string, HostTensor>; outputs: string[] }
+  | { type: 'release'; id: number; hash: string };
+
+export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+export function float32(data: Float32Array | number[], shape: number[]): HostTensor {
+  return { dtype: 'float32', shape, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+}
+
+export function int64(data: ArrayLike<number>, shape: number[]): HostTensor {
+  return { dtype: 'int64', shape, data: BigInt64Array.from(Array.from(data), (v) => BigInt(v)) };
+}
+
+export interface RuntimeOptions {
+  /** ORT intra-op threads; defaults to all cores. */
+  threads?: number;
+  /** Where models too large for one protobuf are written with their external data. */
+  cacheDir?: string;
+}
+
+type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+export class Runtime {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private nextId = 0;
+  private readonly cacheDir: string;
+
+  constructor(options: RuntimeOptions = {}) {
+    const threads = options.threads ?? availableParallelism();
+    this.cacheDir = options.cacheDir ?? join(tmpdir(), 'userip-onnx');
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads } });
+    this.worker.unref();
+    this.worker.on('message', (msg: WorkerResponse) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(msg.error));
+    });
+    this.worker.on('error', (err) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  /** Send a request; the worker keeps the process alive only while requests are in flight. */
+  request<T>(req: Distribute<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  /** A session for the graph (serialized here), shared with any earlier identical graph. */
+  session(graph: Graph | SerializedModel): Promise<Session> {
+    const model = 'nodes' in graph ? serialize(graph) : graph;
+    let s = this.sessions.get(model.hash);
+    if (!s) {
+      s = this.load(model);
+      this.sessions.set(model.hash, s);
+      s.catch(() => this.sessions.delete(model.hash));
+    }
+    return s;
+  }
+
+  private async load(model: SerializedModel): Promise<Session> {
+    let source: Uint8Array | string = model.model;
+    const transfer: ArrayBuffer[] = [];
+    if (model.externalData) {
+      // ORT reads external data relative to the model file, so both go to disk under the hash.
+      const dir = join(this.cacheDir, model.hash);
+      source = join(dir, 'model.onnx');
+      if (!existsSync(source)) {
+        mkdirSync(dir, { recursive: true });
+        atomicWrite(join(dir, 'weights.bin'), model.externalData);
+        atomicWrite(source, model.model);
+      }
+    } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
+      transfer.push(model.model.buffer as ArrayBuffer);
+    }
+    const info = await this.request<{ inputNames: string[]; outputNames: string[] }>({ type: 'load', hash: model.hash, model: source }, transfer);
+    return new Session(this, model.hash, info.inputNames, info.outputNames);
+  }
+
+  /** Release every session and stop the worker. */
+  async close(): Promise<void> {
+    this.sessions.clear();
+    await this.worker.terminate();
+  }
+}
+
+function atomicWrite(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export class Session {
+  constructor(
+    private readonly runtime: Runtime,
+    readonly hash: string,
+    readonly inputNames: string[],
+    readonly outputNames: string[],
+  ) {}
+
+  /** Run with the given feeds; returns the requested outputs (all by default). */
+  run(feeds: Record<string, HostTensor>, outputs: string[] = this.outputNames): Promise<Record<string, HostTensor>> {
+    const missing = this.inputNames.filter((n) => !(n in feeds));
+    if (missing.length) return Promise.reject(new Error(`session ${this.hash.slice(0, 12)}: missing feeds ${missing.join(', ')}`));
+    return this.runtime.request({ type: 'run', hash: this.hash, feeds, outputs });
+  }
+}
+
+let shared: Runtime | undefined;
+
+/** The process-wide runtime (one worker) used unless a caller makes its own. */
+export function defaultRuntime(): Runtime {
+  shared ??= new Runtime();
+  return shared;
+}
