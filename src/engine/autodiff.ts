@@ -7,7 +7,8 @@
 import type { GraphNode, Shape, Tensor } from './graph.js';
 import * as op from './ops.js';
 
-type Rule = (node: GraphNode, dy: Tensor, needs: boolean[]) => (Tensor | undefined)[];
+/** dy is the first output's gradient; `dys` has every output's, for multi-output ops (Split). */
+type Rule = (node: GraphNode, dy: Tensor, needs: boolean[], dys: (Tensor | undefined)[]) => (Tensor | undefined)[];
 
 /** Sum a broadcast gradient back down to the operand's shape. */
 export function sumToShape(dy: Tensor, target: Shape): Tensor {
@@ -89,6 +90,8 @@ const rules: Record<string, Rule> = {
     const x = n.inputs[0];
     return [op.mul(dy, op.mul(op.exp(op.neg(op.mul(x, x))), 2 / Math.sqrt(Math.PI)))];
   },
+  Sin: (n, dy) => [op.mul(dy, op.cos(n.inputs[0]))],
+  Cos: (n, dy) => [op.neg(op.mul(dy, op.sin(n.inputs[0])))],
   Cast: (n, dy) => [isFloat(n.inputs[0]) ? dy : undefined],
   Where: (n, dy, needs) => {
     const [cond, a, b] = n.inputs;
@@ -157,6 +160,7 @@ const rules: Record<string, Rule> = {
       return needs[i] ? withShape(op.slice(dy, axis, start, offset), x.shape) : undefined;
     });
   },
+  Split: (n, _dy, _needs, dys) => [op.concat(dys.map((d, i) => d ?? op.zerosLike(n.outputs[i])), n.attrs.axis as number)],
   Slice: (n, dy) => {
     const [x, startT, endT, axesT] = n.inputs;
     const [start] = constantValues(startT);
@@ -225,14 +229,21 @@ export function gradients(loss: Tensor, wrt: Tensor[]): Tensor[] {
 
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];
-    const needs = node.inputs.map((t) => reached.has(t.name) && isFloat(t));
+    const custom = g.customGradients.get(node.outputs[0].name);
+    const inputs = custom ? custom.inputs : node.inputs;
+    const needs = inputs.map((t) => reached.has(t.name) && isFloat(t));
     if (!needs.some(Boolean)) continue;
-    const dy = total(node.outputs[0].name);
+    const dys = node.outputs.map((o) => total(o.name));
+    const dy = dys.find((d) => d !== undefined);
     if (!dy) continue;
-    const rule = rules[node.op];
-    if (!rule) throw new Error(`autodiff: no gradient rule for ${node.op} (node output ${node.outputs[0].name})`);
-    const dxs = rule(node, dy, needs);
-    node.inputs.forEach((x, j) => {
+    let dxs: (Tensor | undefined)[];
+    if (custom) dxs = custom.vjp(dy, needs);
+    else {
+      const rule = rules[node.op];
+      if (!rule) throw new Error(`autodiff: no gradient rule for ${node.op} (node output ${node.outputs[0].name})`);
+      dxs = rule(node, dys[0] ?? op.zerosLike(node.outputs[0]), needs, dys);
+    }
+    inputs.forEach((x, j) => {
       const dx = dxs[j];
       if (!needs[j] || !dx) return;
       const list = pending.get(x.name) ?? [];

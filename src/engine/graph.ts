@@ -32,6 +32,13 @@ export interface Initializer {
   readonly data: ConstantData;
 }
 
+/**
+ * A hand-written vector-Jacobian product for a composite: given the gradient of its output, the
+ * gradients of its inputs (undefined where not needed). Composites use one when the gradient the
+ * primitive rules would emit takes more passes over memory (cross-entropy, normalizations, GELU).
+ */
+export type Vjp = (dy: Tensor, needs: boolean[]) => (Tensor | undefined)[];
+
 export class Graph {
   readonly inputs: Tensor[] = [];
   readonly outputs: Tensor[] = [];
@@ -43,6 +50,8 @@ export class Graph {
   private counter = 0;
   /** Cache of small helper tensors (scalar constants, runtime dimension values). */
   readonly memo = new Map<string, Tensor>();
+  /** Custom gradients of composites, by output tensor name. */
+  readonly customGradients = new Map<string, { inputs: Tensor[]; vjp: Vjp }>();
 
   constructor(readonly name = 'userip') {}
 
@@ -99,6 +108,11 @@ export class Graph {
     }));
     this.nodes.push({ op, inputs, outputs: outs, attrs });
     return outs;
+  }
+
+  /** Differentiate `output` with `vjp` instead of through the primitive nodes that compute it. */
+  defineGradient(output: Tensor, inputs: Tensor[], vjp: Vjp): void {
+    this.customGradients.set(output.name, { inputs, vjp });
   }
 
   /** Mark a tensor as a graph output under a chosen name (an Identity node gives it that name). */

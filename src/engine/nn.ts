@@ -2,6 +2,7 @@
  * Composite layers built from the primitive ops, so their gradients come from the primitive rules.
  * These are what the language models (GPT-2, Llama family) and the CTR models are made of.
  */
+import { sumToShape } from './autodiff.js';
 import type { Tensor } from './graph.js';
 import * as op from './ops.js';
 
@@ -11,23 +12,63 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return b ? op.add(y, b) : y;
 }
 
+/**
+ * Gradient of a normalization y = xhat * gamma (+ beta), xhat = (x - centre) * rstd, along the last
+ * axis: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma (RMSNorm drops the
+ * mean(g) term, as it does not centre).
+ */
+function normVjp(xhat: Tensor, rstd: Tensor, gamma: Tensor, beta: Tensor | undefined, centred: boolean) {
+  return (dy: Tensor, needs: boolean[]) => {
+    let dx: Tensor | undefined;
+    if (needs[0]) {
+      const g = op.mul(dy, gamma);
+      let inner = op.sub(g, op.mul(xhat, op.reduceMean(op.mul(g, xhat), [-1], true)));
+      if (centred) inner = op.sub(inner, op.reduceMean(g, [-1], true));
+      dx = op.mul(inner, rstd);
+    }
+    const dGamma = needs[1] ? sumToShape(op.mul(dy, xhat), gamma.shape) : undefined;
+    const dBeta = beta && needs[2] ? sumToShape(dy, beta.shape) : undefined;
+    return [dx, dGamma, dBeta];
+  };
+}
+
 /** LayerNorm over the last axis. */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
   const centered = op.sub(x, op.reduceMean(x, [-1], true));
-  const variance = op.reduceMean(op.mul(centered, centered), [-1], true);
-  return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, eps))), gamma), beta);
+  const rstd = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(centered, centered), [-1], true), eps)));
+  const xhat = op.mul(centered, rstd);
+  const y = op.add(op.mul(xhat, gamma), beta);
+  x.graph.defineGradient(y, [x, gamma, beta], normVjp(xhat, rstd, gamma, beta, true));
+  return y;
 }
 
 /** RMSNorm over the last axis (Llama): x / sqrt(mean(x^2) + eps) * gamma. */
 export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
-  const meanSquare = op.reduceMean(op.mul(x, x), [-1], true);
-  return op.mul(op.div(x, op.sqrt(op.add(meanSquare, eps))), gamma);
+  const rstd = op.reciprocal(op.sqrt(op.add(op.reduceMean(op.mul(x, x), [-1], true), eps)));
+  const xhat = op.mul(x, rstd);
+  const y = op.mul(xhat, gamma);
+  x.graph.defineGradient(y, [x, gamma], normVjp(xhat, rstd, gamma, undefined, false));
+  return y;
 }
 
-/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+/**
+ * GELU, tanh approximation (GPT-2's "gelu_new"): y = x/2 * (1 + t), t = tanh(k (x + c x^3)).
+ * dy/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3c x^2), reusing the forward's t.
+ */
 export function geluTanh(x: Tensor): Tensor {
-  const inner = op.mul(op.add(x, op.mul(op.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+  const k = Math.sqrt(2 / Math.PI);
+  const c = 0.044715;
+  const x2 = op.mul(x, x);
+  const t = op.tanh(op.mul(x, op.add(op.mul(x2, c * k), k)));
+  const onePlusT = op.add(t, 1);
+  const halfX = op.mul(x, 0.5);
+  const y = op.mul(halfX, onePlusT);
+  x.graph.defineGradient(y, [x], (dy) => {
+    const slope = op.add(op.mul(x2, 3 * c * k), k);
+    const local = op.add(op.mul(onePlusT, 0.5), op.mul(op.mul(halfX, op.sub(1, op.mul(t, t))), slope));
+    return [op.mul(dy, local)];
+  });
+  return y;
 }
 
 /** GELU, exact (erf). */
@@ -81,8 +122,19 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor
  */
 export function maskedTokenCrossEntropy(logits: Tensor, targets: Tensor, weights: Tensor): Tensor {
   const logProbs = op.logSoftmax(logits, -1);
-  const picked = op.squeeze(op.gatherElements(logProbs, op.unsqueeze(targets, [-1]), -1), [-1]);
-  return op.div(op.neg(op.sumAll(op.mul(picked, weights))), op.sumAll(weights));
+  const index = op.unsqueeze(targets, [-1]);
+  const picked = op.squeeze(op.gatherElements(logProbs, index, -1), [-1]);
+  const totalWeight = op.sumAll(weights);
+  const loss = op.div(op.neg(op.sumAll(op.mul(picked, weights))), totalWeight);
+  // d loss / d logits = (softmax - onehot(target)) * w / sum(w): three passes over the logits
+  // instead of the six the primitive rules would take.
+  logits.graph.defineGradient(loss, [logits, weights], (dy, needs) => {
+    const scale = op.unsqueeze(op.div(op.mul(weights, dy), totalWeight), [-1]);
+    const dLogits = needs[0] ? op.scatterElements(op.mul(op.exp(logProbs), scale), index, op.neg(scale), -1, 'add') : undefined;
+    const dWeights = needs[1] ? op.mul(op.div(op.sub(op.neg(picked), loss), totalWeight), dy) : undefined;
+    return [dLogits, dWeights];
+  });
+  return loss;
 }
 
 /** Per-position token negative log-likelihood, [...] (for per-user scoring). */

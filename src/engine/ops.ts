@@ -120,6 +120,8 @@ export const relu = (x: Tensor) => unary('Relu', x);
 export const abs = (x: Tensor) => unary('Abs', x);
 export const sign = (x: Tensor) => unary('Sign', x);
 export const erf = (x: Tensor) => unary('Erf', x);
+export const sin = (x: Tensor) => unary('Sin', x);
+export const cos = (x: Tensor) => unary('Cos', x);
 export const not = (x: Tensor) => unary('Not', x);
 export const identity = (x: Tensor) => unary('Identity', x);
 export const cast = (x: Tensor, dtype: DType) => unary('Cast', x, dtype, { to: ONNX_DTYPE[dtype] });
@@ -323,12 +325,12 @@ export function slice(x: Tensor, axis: number, start: number | Tensor, end?: num
 
 /** Split along an axis into pieces of the given (numeric) sizes. */
 export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
-  let offset = 0;
-  return sizes.map((size) => {
-    const piece = slice(x, axis, offset, offset + size);
-    offset += size;
-    return piece;
-  });
+  const a = normAxis('Split', axis, x.shape.length);
+  const dim = x.shape[a];
+  const total = sizes.reduce((s, n) => s + n, 0);
+  if (typeof dim === 'number' && dim !== total) fail('Split', `sizes [${sizes}] do not add up to dimension ${dim}`);
+  const outputs = sizes.map((n) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === a ? n : d)) }));
+  return x.graph.addNode('Split', [x, int64s(x.graph, sizes)], outputs, { axis: a });
 }
 
 /** Rows of `data` (along axis 0 by default) picked by integer `indices`. */

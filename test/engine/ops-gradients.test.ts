@@ -50,9 +50,17 @@ const cases: Record<string, GradCheck> = {
   },
   Slice: { inputs: { x: { shape: [2, 5] } }, build: ({ x }) => ops.slice(x, 1, 1, -1) },
   'Slice (symbolic, shift by one)': { inputs: { x: { shape: [2, 5, 3], dims: [2, 'T', 3] } }, build: ({ x }) => ops.slice(x, 1, 0, -1) },
-  Split: { inputs: { x: { shape: [2, 5] } }, build: ({ x }) => ops.mul(...(ops.split(x, [2, 2], 1) as [ReturnType<typeof ops.mul>, ReturnType<typeof ops.mul>])) },
+  'Split (one piece unused)': {
+    inputs: { x: { shape: [2, 5] } },
+    build: ({ x }) => {
+      const [a, b] = ops.split(x, [2, 2, 1], 1);
+      return ops.mul(a, b);
+    },
+  },
   'Gather (repeated rows)': { inputs: { table: { shape: [4, 3] }, idx: { int64: [1, 3, 1, 0, 1, 2], shape: [2, 3] } }, build: ({ table, idx }) => ops.gather(table, idx) },
   GatherElements: { inputs: { x: { shape: [2, 4] }, idx: { int64: [3, 1, 0, 0], shape: [2, 2] } }, build: ({ x, idx }) => ops.gatherElements(x, idx, 1) },
+  Sin: { inputs: { x: { shape: [5] } }, build: ({ x }) => ops.sin(x) },
+  Cos: { inputs: { x: { shape: [5] } }, build: ({ x }) => ops.cos(x) },
   'Cast (float)': { inputs: { x: { shape: [3] } }, build: ({ x }) => ops.cast(x, 'float32') },
 };
 

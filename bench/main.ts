@@ -1,0 +1,16 @@
+/**
+ * `npm run bench -- <name>`: benchmarks that print one JSON object per line; the last line of each
+ * benchmark is its result. Speed targets live here, compared against baselines measured in the same
+ * run, never in timed unit tests.
+ */
+import { engineBench } from './engine.js';
+
+const benches: Record<string, () => Promise<void>> = { engine: engineBench };
+
+const name = process.argv[2];
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await bench();
