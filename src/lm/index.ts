@@ -1,0 +1,13 @@
+export { loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { LM_ARCHITECTURES, SUPPORTED_MODEL_TYPES, parseLmConfig, readLmConfig, type LmArchitecture, type LmConfig } from './config.js';
+export {
+  openSafetensors,
+  roundToDtype,
+  writeSafetensors,
+  type FloatDtype,
+  type TensorInfo,
+  type TensorReader,
+  type TensorToWrite,
+} from './safetensors.js';
+export { gpt2Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromVocabMerges, type Tokenizer, type TokenizerOptions } from './tokenizer.js';
+export { expectedTensors } from './weights.js';
