@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/**
+ * The `userip` command. Each command group lives in its own file and is a thin layer over the
+ * folders under src/.
+ */
+import { Command } from 'commander';
+import { registerDemoCommand } from './demo.js';
+import { registerLmCommands } from './lm.js';
+
+const program = new Command()
+  .name('userip')
+  .description('UserIP-Tuning: latent user profiles as soft tokens against a frozen LM, quantized into IDs for CTR models')
+  .showHelpAfterError();
+
+registerLmCommands(program);
+registerDemoCommand(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,144 @@
+/**
+ * Per-user behaviour text: the text the LM scores given a user's soft tokens. One line per interaction,
+ * in time order, cut to a token budget by dropping the oldest lines. Token counts come from the caller,
+ * so this module does not depend on a tokenizer.
+ */
+import type { Interaction, ItemInfo } from './model.js';
+import { positionsByUser, sortByTime, type Split } from './split.js';
+
+/** 'items': what the user interacted with; 'reviews': what they wrote; 'both': item text, then review. */
+export type BehaviourSource = 'items' | 'reviews' | 'both';
+export type ItemField = 'title' | 'year' | 'genres' | 'categories' | 'brand' | 'price' | 'description';
+
+export interface BehaviourOptions {
+  countTokens: (text: string) => number;
+  /** Token budget for one user's text. */
+  maxTokens: number;
+  /** Default 'items'. */
+  source?: BehaviourSource;
+  /** Item fields in the item text, in this order; default title, year, genres, categories, brand, price. */
+  itemFields?: readonly ItemField[];
+  /** Cut each interaction's text to this many tokens (the official code keeps 15 tokens of each review). */
+  maxTokensPerInteraction?: number;
+  /** Between interactions; default a newline. */
+  separator?: string;
+}
+
+const DEFAULT_FIELDS: readonly ItemField[] = ['title', 'year', 'genres', 'categories', 'brand', 'price'];
+
+/**
+ * user → behaviour text for the given interactions (pass the TRAIN part of a split: any text the LM sees
+ * must come from training data). Users whose interactions yield no text at all are left out.
+ */
+export function behaviourText(
+  interactions: readonly Interaction[],
+  items: ReadonlyMap<string, ItemInfo>,
+  options: BehaviourOptions,
+): Map<string, string> {
+  const separator = options.separator ?? '\n';
+  const separatorTokens = options.countTokens(separator);
+  const perLine = options.maxTokensPerInteraction;
+  const texts = new Map<string, string>();
+  for (const [user, positions] of positionsByUser(interactions)) {
+    const lines = sortByTime(positions.map((position) => interactions[position]))
+      .map((interaction) => interactionText(interaction, items.get(interaction.item), options))
+      .map((line) => (perLine === undefined ? line : cutToTokens(line, perLine, options.countTokens)))
+      .filter((line) => line !== '');
+    const text = newestWithinBudget(lines, options.maxTokens, separator, separatorTokens, options.countTokens);
+    if (text !== '') texts.set(user, text);
+  }
+  return texts;
+}
+
+/** Training text and validation text per user (the validation text is what validation NLL is measured on). */
+export function splitBehaviourText(
+  split: Pick<Split, 'train' | 'valid'>,
+  items: ReadonlyMap<string, ItemInfo>,
+  options: BehaviourOptions,
+): { train: Map<string, string>; valid: Map<string, string> } {
+  return { train: behaviourText(split.train, items, options), valid: behaviourText(split.valid, items, options) };
+}
+
+function interactionText(interaction: Interaction, item: ItemInfo | undefined, options: BehaviourOptions): string {
+  const source = options.source ?? 'items';
+  const itemPart = source === 'reviews' || !item ? '' : itemText(item, options.itemFields ?? DEFAULT_FIELDS);
+  const reviewPart = source === 'items' ? '' : join([interaction.summary, interaction.review], ' - ');
+  return join([itemPart, reviewPart], ': ');
+}
+
+/** "Toy Story (1995); Adventure, Animation" or "Pop Filter; Musical Instruments, Microphones; Nady; price 12.99". */
+function itemText(item: ItemInfo, fields: readonly ItemField[]): string {
+  const parts = fields.map((field) => {
+    switch (field) {
+      case 'title':
+        return fields.includes('year') && item.year !== undefined && item.title ? `${item.title} (${item.year})` : item.title;
+      case 'year':
+        return fields.includes('title') && item.title ? undefined : item.year?.toString();
+      case 'genres':
+      case 'categories':
+        return item[field]?.join(', ');
+      case 'brand':
+        return item.brand;
+      case 'price':
+        // Not "$": Yelp's price is a level (1-4), not an amount.
+        return item.price === undefined ? undefined : `price ${item.price}`;
+      case 'description':
+        return item.description;
+    }
+  });
+  return join(parts, '; ');
+}
+
+/** Joins the non-empty parts, each on one line, so that the separator alone splits interactions. */
+function join(parts: readonly (string | undefined)[], glue: string): string {
+  return parts
+    .map((part) => part?.replace(/\s+/g, ' ').trim())
+    .filter((part) => part)
+    .join(glue);
+}
+
+/**
+ * The most recent lines that fit in `budget`, in time order. If even the newest line does not fit, its
+ * beginning is kept. Per-line counts are summed first; the joined text is then checked, since a
+ * tokenizer's count of a join need not equal the sum of its parts.
+ */
+function newestWithinBudget(
+  lines: readonly string[],
+  budget: number,
+  separator: string,
+  separatorTokens: number,
+  countTokens: (text: string) => number,
+): string {
+  const kept: string[] = [];
+  let used = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const cost = countTokens(lines[i]) + (kept.length > 0 ? separatorTokens : 0);
+    if (used + cost > budget) {
+      if (kept.length === 0) kept.push(cutToTokens(lines[i], budget, countTokens));
+      break;
+    }
+    kept.push(lines[i]);
+    used += cost;
+  }
+  kept.reverse();
+  let text = kept.join(separator);
+  while (kept.length > 1 && countTokens(text) > budget) {
+    kept.shift();
+    text = kept.join(separator);
+  }
+  return text;
+}
+
+/** The longest word-boundary prefix of `text` within `budget` tokens (binary search on the word count). */
+function cutToTokens(text: string, budget: number, countTokens: (text: string) => number): string {
+  if (countTokens(text) <= budget) return text;
+  const words = text.split(' ');
+  let lo = 0;
+  let hi = words.length - 1; // the whole text is known not to fit
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (countTokens(words.slice(0, mid).join(' ')) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return words.slice(0, lo).join(' ');
+}

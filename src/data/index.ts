@@ -1,0 +1,29 @@
+/**
+ * Datasets for UserIP-Tuning: readers for MovieLens, Amazon, Yelp and mapped CSV/JSONL files into one
+ * canonical interaction table and item catalog; the per-user time split; click labels; dense ids; and the
+ * per-user behaviour text the LM is tuned on.
+ *
+ *   const { dataset, report } = await readDataset(embeddedDatasetSpec(), { skipBadRows: true });
+ *   const split = splitByTime(dataset.interactions);
+ *   const text = splitBehaviourText(split, dataset.items, { countTokens, maxTokens: 256 });
+ */
+export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './model.js';
+export { DataError, type BadRowReport } from './rows.js';
+export {
+  datasetSpec,
+  detectFormat,
+  EMBEDDED_DATASET_DIR,
+  embeddedDatasetSpec,
+  readDataset,
+  type DatasetSpec,
+  type ReadOptions,
+  type ReadResult,
+} from './spec.js';
+export { sortByTime, splitByTime, writeSplitCsv, type Split } from './split.js';
+export {
+  behaviourText,
+  splitBehaviourText,
+  type BehaviourOptions,
+  type BehaviourSource,
+  type ItemField,
+} from './behaviour.js';
