@@ -1,0 +1,74 @@
+/** The runtime: sessions off the main thread, cached by content, external data, clear errors. */
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { performance } from 'node:perf_hooks';
+import { Graph, Rng, Runtime, float32, ops, serialize } from '../../src/engine/index.js';
+
+const rt = new Runtime({ threads: 1 });
+after(() => rt.close());
+
+function chainGraph(size: number, depth: number, seed: number): Graph {
+  const rng = new Rng(seed);
+  const g = new Graph('chain');
+  let x = g.input('x', 'float32', [size, size]);
+  const w = g.constant(rng.fillNormal(new Float32Array(size * size), 1 / Math.sqrt(size)), [size, size], 'w');
+  for (let i = 0; i < depth; i++) x = ops.tanh(ops.matmul(x, w));
+  g.output(x, 'y');
+  return g;
+}
+
+it('the event loop keeps ticking while a session runs', async () => {
+  const size = 512;
+  const session = await rt.session(chainGraph(size, 60, 1));
+  const feed = { x: float32(new Rng(2).fillNormal(new Float32Array(size * size)), [size, size]) };
+  await session.run(feed); // warm-up
+  let last = performance.now();
+  let maxGap = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    ticks++;
+  }, 5);
+  const t0 = performance.now();
+  await session.run(feed);
+  const runMs = performance.now() - t0;
+  clearInterval(timer);
+  assert.ok(runMs > 150, `the run should be long enough to tell (took ${runMs.toFixed(0)} ms)`);
+  assert.ok(maxGap < 60, `longest gap between 5 ms timer ticks was ${maxGap.toFixed(0)} ms during a ${runMs.toFixed(0)} ms run`);
+  assert.ok(ticks >= runMs / 20, `${ticks} ticks in ${runMs.toFixed(0)} ms`);
+});
+
+it('identical graphs share one session; different graphs do not', async () => {
+  const a = await rt.session(chainGraph(4, 2, 1));
+  const b = await rt.session(chainGraph(4, 2, 1));
+  const c = await rt.session(chainGraph(4, 2, 2));
+  assert.equal(a, b);
+  assert.notEqual(a.hash, c.hash);
+});
+
+it('initializers in an external data file give the same results as inline ones', async () => {
+  const g = chainGraph(16, 3, 3);
+  const inline = await rt.session(serialize(g));
+  const external = serialize(g, { externalThreshold: 0 });
+  assert.ok(external.externalData && external.externalData.length >= 16 * 16 * 4);
+  const fromFile = await rt.session(external);
+  const feed = { x: float32(new Rng(4).fillNormal(new Float32Array(256)), [16, 16]) };
+  const [r1, r2] = [await inline.run(feed), await fromFile.run(feed)];
+  assert.deepEqual(r1.y.data, r2.y.data);
+});
+
+it('a missing feed and a bad shape are reported, not crashed on', async () => {
+  const session = await rt.session(chainGraph(4, 1, 5));
+  await assert.rejects(session.run({}), /missing feeds x/);
+  await assert.rejects(session.run({ x: float32(new Float32Array(6), [2, 3]) }), /./);
+});
+
+it('build-time shape errors name the op and the shapes', () => {
+  const g = new Graph();
+  const a = g.input('a', 'float32', [2, 3]);
+  const b = g.input('b', 'float32', [4, 5]);
+  assert.throws(() => ops.matmul(a, b), /MatMul: inner dimensions differ: \[2, 3\] x \[4, 5\]/);
+  assert.throws(() => ops.add(a, b), /Add: shapes \[2, 3\] and \[4, 5\] do not broadcast/);
+});
