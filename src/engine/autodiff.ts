@@ -200,7 +200,9 @@ function withShape(t: Tensor, shape: Shape): Tensor {
   return { ...t, shape };
 }
 
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'Sign', 'ReduceMax', 'ReduceProd']);
+// Ops whose outputs carry no gradient (comparisons, shapes, piecewise-constant Sign). Any other op
+// without a rule is an error rather than a silent zero.
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Equal', 'Greater', 'Less', 'Not', 'Sign']);
 
 /**
  * Append the gradient of scalar `loss` with respect to each of `wrt` to loss's graph. An input the

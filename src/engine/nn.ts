@@ -52,20 +52,20 @@ export function rmsNorm(x: Tensor, gamma: Tensor, eps = 1e-6): Tensor {
 }
 
 /**
- * GELU, tanh approximation (GPT-2's "gelu_new"): y = x/2 * (1 + t), t = tanh(k (x + c x^3)).
- * dy/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3c x^2), reusing the forward's t.
+ * GELU, tanh approximation (GPT-2's "gelu_new"): x/2 (1 + tanh(k (x + c x^3))), computed as
+ * y = x * s with s = sigmoid(z), z = 2k (x + c x^3), since (1 + tanh(u))/2 = sigmoid(2u).
+ * dy/dx = s + y (1 - s) dz/dx with dz/dx = 2k + 6kc x^2, reusing the forward's x^2, s and y:
+ * 13 elementwise passes for forward and backward instead of the 17 the primitive rules take.
  */
 export function geluTanh(x: Tensor): Tensor {
   const k = Math.sqrt(2 / Math.PI);
   const c = 0.044715;
   const x2 = op.mul(x, x);
-  const t = op.tanh(op.mul(x, op.add(op.mul(x2, c * k), k)));
-  const onePlusT = op.add(t, 1);
-  const halfX = op.mul(x, 0.5);
-  const y = op.mul(halfX, onePlusT);
+  const s = op.sigmoid(op.mul(x, op.add(op.mul(x2, 2 * k * c), 2 * k)));
+  const y = op.mul(x, s);
   x.graph.defineGradient(y, [x], (dy) => {
-    const slope = op.add(op.mul(x2, 3 * c * k), k);
-    const local = op.add(op.mul(onePlusT, 0.5), op.mul(op.mul(halfX, op.sub(1, op.mul(t, t))), slope));
+    const slope = op.add(op.mul(x2, 6 * k * c), 2 * k);
+    const local = op.add(op.mul(op.mul(y, op.sub(1, s)), slope), s);
     return [op.mul(dy, local)];
   });
   return y;
