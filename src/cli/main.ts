@@ -4,6 +4,7 @@
  * folders under src/.
  */
 import { Command } from 'commander';
+import { dataCommand } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
 
@@ -12,6 +13,7 @@ const program = new Command()
   .description('UserIP-Tuning: latent user profiles as soft tokens against a frozen LM, quantized into IDs for CTR models')
   .showHelpAfterError();
 
+program.addCommand(dataCommand());
 registerLmCommands(program);
 registerDemoCommand(program);
 

@@ -1,0 +1,59 @@
+/**
+ * Every command takes a JSON config file plus flags (flags win) and saves the effective config next
+ * to its outputs, so a result can always be traced to the settings that made it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export async function resolveConfig<S extends z.ZodType>(schema: S, configFile: string | undefined, flags: Record<string, unknown>): Promise<z.infer<S>> {
+  let fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      fromFile = JSON.parse(await readFile(configFile, 'utf8'));
+    } catch (err) {
+      throw new Error(`cannot read config ${configFile}: ${(err as Error).message}`);
+    }
+  }
+  const given = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config'));
+  const parsed = schema.safeParse({ ...fromFile, ...given });
+  if (!parsed.success) throw new Error(`invalid settings${configFile ? ` (config ${configFile} plus flags)` : ''}:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Write JSON atomically: a temp file, then a rename. */
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+export async function saveConfig(dir: string, config: unknown): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeJson(join(dir, 'config.json'), config);
+}
+
+export async function readJson<T>(path: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+export const intFlag = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  return n;
+};
+
+export const numberFlag = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  return n;
+};
