@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteFeatureBank } from '../../src/bank/index.js';
+import { entryFor, featureBankContract, VERSION } from './contract.js';
+import { tempDir } from './fixtures.js';
+
+featureBankContract('SQLite in memory', () => SqliteFeatureBank.open(':memory:'));
+
+let dir = '';
+let files = 0;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'userip-bank-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+featureBankContract('SQLite on disk', () => SqliteFeatureBank.open(join(dir, `bank-${files++}.sqlite`)));
+
+test('a bank file reopens, writable or read-only, with its version and entries, in WAL mode', async (t) => {
+  const path = join(await tempDir(t), 'bank.sqlite');
+  const entries = Array.from({ length: 3000 }, (_, i) => entryFor(i));
+  const bank = await SqliteFeatureBank.open(path);
+  await bank.setVersion(VERSION);
+  await bank.putMany(entries);
+  assert.ok(existsSync(`${path}-wal`), 'writes go through a write-ahead log');
+  await bank.close();
+  await bank.close(); // closing twice is harmless
+
+  const reader = await SqliteFeatureBank.open(path, { readonly: true });
+  assert.deepEqual(await reader.version(), VERSION);
+  assert.deepEqual(await reader.get('u2999'), entryFor(2999));
+  await reader.close();
+
+  const reopened = await SqliteFeatureBank.open(path);
+  t.after(() => reopened.close());
+  assert.deepEqual(await reopened.version(), VERSION);
+  assert.equal(await reopened.count(), entries.length);
+  assert.deepEqual(await reopened.getMany(entries.map((e) => e.user)), entries);
+  await reopened.putMany([{ user: 'late', ids: [1, 1], source: 'cold-start' }]);
+  assert.equal(await reopened.count(), entries.length + 1);
+});
+
+test('a read-only bank reads what a writer commits and refuses writes', async (t) => {
+  const path = join(await tempDir(t), 'bank.sqlite');
+  const writer = await SqliteFeatureBank.open(path);
+  t.after(() => writer.close());
+  await writer.setVersion(VERSION);
+  await writer.putMany([entryFor(1)]);
+
+  const reader = await SqliteFeatureBank.open(path, { readonly: true });
+  t.after(() => reader.close());
+  assert.deepEqual(await reader.get('u1'), entryFor(1));
+  await writer.putMany([entryFor(2)]);
+  assert.deepEqual(await reader.getMany(['u2', 'u1']), [entryFor(2), entryFor(1)]);
+
+  await assert.rejects(reader.putMany([entryFor(3)]), { name: 'FeatureBankError', message: /open read-only/ });
+  await assert.rejects(reader.setVersion(VERSION), { name: 'FeatureBankError', message: /open read-only/ });
+  assert.equal(await writer.count(), 2);
+});
+
+test('opening read-only needs an existing bank', async (t) => {
+  const folder = await tempDir(t);
+  await assert.rejects(SqliteFeatureBank.open(join(folder, 'missing.sqlite'), { readonly: true }), {
+    name: 'FeatureBankError',
+    message: /cannot open feature bank .*missing\.sqlite read-only/,
+  });
+  assert.equal(existsSync(join(folder, 'missing.sqlite')), false);
+});
+
+test('files that are not banks are refused', async (t) => {
+  const folder = await tempDir(t);
+  const other = join(folder, 'other.sqlite');
+  const db = new Database(other);
+  db.exec('CREATE TABLE ratings (user TEXT, item TEXT)');
+  db.close();
+  await assert.rejects(SqliteFeatureBank.open(other), { name: 'FeatureBankError', message: /not a feature bank/ });
+
+  const text = join(folder, 'notes.sqlite');
+  await writeFile(text, 'this is not a database, just some text long enough to fill a header block');
+  await assert.rejects(SqliteFeatureBank.open(text), { name: 'FeatureBankError', message: /cannot open feature bank .*notes\.sqlite: file is not a database/ });
+});
