@@ -109,6 +109,12 @@ export class Runtime {
     return new Session(this, model.hash, info.inputNames, info.outputNames);
   }
 
+  /** Free a session's memory in the worker (its weights and buffers); later runs of it fail. */
+  async release(session: Session): Promise<void> {
+    this.sessions.delete(session.hash);
+    await this.request({ type: 'release', hash: session.hash });
+  }
+
   /** Release every session and stop the worker. */
   async close(): Promise<void> {
     this.sessions.clear();

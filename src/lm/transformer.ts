@@ -8,7 +8,10 @@ import { ops as op, type Tensor } from '../engine/index.js';
 import * as nn from '../engine/nn.js';
 import type { LmConfig } from './config.js';
 
-/** Returns the tensor for a named weight (canonical Hugging Face name) of the given shape. */
+/**
+ * Returns the tensor for a named weight (canonical Hugging Face name) of the given shape. A tied
+ * embedding may be asked for twice (input lookup and output head); return the same tensor both times.
+ */
 export type ParamSource = (name: string, shape: number[]) => Tensor;
 
 export interface LmInputs {

@@ -7,7 +7,7 @@
  * the soft tokens are pushed to explain the user's behaviour (profile -> behaviour, paper §3).
  */
 import { z } from 'zod';
-import type { Tokenizer } from '../lm/index.js';
+import { MASKED, type Tokenizer } from '../lm/index.js';
 
 export const slotSchema = z.object({
   /** Identifier used in files and the bank, e.g. "hobby". */
@@ -96,8 +96,6 @@ export function buildPrompt(template: TemplateTokens, behaviour: readonly number
   }
   return { tokens, segments, softPositions, behaviourStart };
 }
-
-export const MASKED = -1e9;
 
 /**
  * Write the additive attention mask of `prompt` into `out` (a T x T block, T >= prompt length, row =

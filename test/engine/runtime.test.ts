@@ -48,6 +48,17 @@ it('identical graphs share one session; different graphs do not', async () => {
   assert.notEqual(a.hash, c.hash);
 });
 
+it('a released session is gone and a new one can be made from the same graph', async () => {
+  const g = chainGraph(4, 1, 9);
+  const first = await rt.session(g);
+  await rt.release(first);
+  const feed = { x: float32(new Float32Array(16), [4, 4]) };
+  await assert.rejects(first.run(feed), /no session/);
+  const second = await rt.session(g);
+  assert.notEqual(second, first);
+  assert.equal((await second.run(feed)).y.data.length, 16);
+});
+
 it('initializers in an external data file give the same results as inline ones', async () => {
   const g = chainGraph(16, 3, 3);
   const inline = await rt.session(serialize(g));

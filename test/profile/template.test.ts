@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { gpt2Tokenizer } from '../../src/lm/index.js';
-import { buildPrompt, DEFAULT_SLOTS, MASKED, SOFT_TOKEN, templateTokens, writeMask } from '../../src/profile/template.js';
+import { MASKED } from '../../src/lm/index.js';
+import { buildPrompt, DEFAULT_SLOTS, SOFT_TOKEN, templateTokens, writeMask } from '../../src/profile/template.js';
 
 const tokenizer = gpt2Tokenizer();
 const template = templateTokens(tokenizer, DEFAULT_SLOTS, 'Recently the user watched:');
