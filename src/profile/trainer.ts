@@ -12,8 +12,9 @@
  * Users stop individually: after each epoch every user's validation-behaviour NLL is measured, the
  * best tokens so far are kept, and a user whose NLL has not improved for `patience` epochs is frozen.
  *
- * Initialisation: θ ~ U(-a, a) elementwise with a = `initScale` (default: the RMS of the LM's token
- * embeddings, so soft tokens start on the scale of real tokens; the official code uses U(±0.1)).
+ * Initialisation: θ ~ U(-a, a) elementwise with a = `initScale` (default: the RMS of the embeddings of
+ * the tokens in the prompts, so soft tokens start on the scale of real tokens; the official code uses
+ * U(±0.1), which is on that scale for Llama-2).
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -97,7 +98,7 @@ interface RunState {
 
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
-/** The RMS of a sample of token embeddings. */
+/** The RMS of the embeddings of the given tokens (those the prompts use: real text, real scale). */
 function embeddingRms(lm: ProfileLm, vocabSample: number[]): number {
   const e = lm.embedTokens(vocabSample);
   let s = 0;
@@ -121,7 +122,8 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   let state: RunState | undefined = opts.checkpointDir ? await loadCheckpoint(opts, table, best, optimizer) : undefined;
   if (!state) {
     const rng = new Rng(opts.seed);
-    const scale = opts.initScale ?? embeddingRms(lm, Array.from({ length: 512 }, (_, i) => i * 97));
+    const seen = trainPrompts.flatMap((p) => p.tokens.filter((t) => t >= 0)).slice(0, 4096);
+    const scale = opts.initScale ?? embeddingRms(lm, seen);
     rng.fillUniform(table.data, -scale, scale);
     best.data.set(table.data);
     const start = await validationNll(lm, validPrompts, table, opts);
