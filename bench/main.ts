@@ -3,9 +3,10 @@
  * benchmark is its result. Speed targets live here, compared against baselines measured in the same
  * run, never in timed unit tests.
  */
+import { ctrBench } from './ctr.js';
 import { engineBench } from './engine.js';
 
-const benches: Record<string, () => Promise<void>> = { engine: engineBench };
+const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench };
 
 const name = process.argv[2];
 const bench = name ? benches[name] : undefined;
