@@ -53,7 +53,6 @@ export class Runtime {
     const threads = options.threads ?? availableParallelism();
     this.cacheDir = options.cacheDir ?? join(tmpdir(), 'userip-onnx');
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads } });
-    this.worker.unref();
     this.worker.on('message', (msg: WorkerResponse) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -66,6 +65,8 @@ export class Runtime {
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     });
+    // After the listeners: attaching a 'message' listener refs the worker again.
+    this.worker.unref();
   }
 
   /** Send a request; the worker keeps the process alive only while requests are in flight. */

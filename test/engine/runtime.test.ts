@@ -1,5 +1,6 @@
 /** The runtime: sessions off the main thread, cached by content, external data, clear errors. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { Graph, Rng, Runtime, float32, ops, serialize } from '../../src/engine/index.js';
@@ -38,6 +39,12 @@ it('the event loop keeps ticking while a session runs', async () => {
   assert.ok(runMs > 150, `the run should be long enough to tell (took ${runMs.toFixed(0)} ms)`);
   assert.ok(maxGap < 60, `longest gap between 5 ms timer ticks was ${maxGap.toFixed(0)} ms during a ${runMs.toFixed(0)} ms run`);
   assert.ok(ticks >= runMs / 20, `${ticks} ticks in ${runMs.toFixed(0)} ms`);
+});
+
+it('an idle runtime does not keep the process alive', () => {
+  const script = `import { Runtime } from ${JSON.stringify(new URL('../../src/engine/index.js', import.meta.url).href)}; new Runtime({ threads: 1 });`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+  assert.equal(result.status, 0, `exit status ${result.status}, signal ${result.signal}: ${result.stderr}`);
 });
 
 it('identical graphs share one session; different graphs do not', async () => {
