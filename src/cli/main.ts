@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { dataCommand } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
+import { profileCommand } from './profile.js';
 
 const program = new Command()
   .name('userip')
@@ -15,6 +16,7 @@ const program = new Command()
 
 program.addCommand(dataCommand());
 registerLmCommands(program);
+program.addCommand(profileCommand());
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

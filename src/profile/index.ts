@@ -13,3 +13,4 @@ export {
 } from './template.js';
 export { assembleBatch, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
 export { tuneProfiles, type TuneOptions, type TuneResult, type UserBehaviour, type EpochRecord } from './trainer.js';
+export { explainCodes, type CodeExplanation, type AttributeLift } from './explain.js';

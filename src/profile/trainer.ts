@@ -94,6 +94,8 @@ interface RunState {
   tokens: number;
   lossSum: number;
   lossCount: number;
+  /** Training seconds of earlier processes of this run (a resumed run reports its whole time). */
+  seconds: number;
 }
 
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -139,8 +141,11 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       tokens: 0,
       lossSum: 0,
       lossCount: 0,
+      seconds: 0,
     };
   }
+  const secondsBefore = state.seconds;
+  const elapsed = () => secondsBefore + (Date.now() - started) / 1000;
 
   let stepsThisProcess = 0;
   while (state.epoch < opts.epochs) {
@@ -163,7 +168,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       state.lossSum += loss;
       state.lossCount++;
       opts.onProgress?.({ epoch: state.epoch, epochs: opts.epochs, step: state.stepInEpoch, stepsInEpoch, loss, activeUsers: active.length });
-      if (opts.checkpointDir && state.steps % opts.checkpointEvery === 0) await saveCheckpoint(opts, state, table, best, optimizer.state());
+      if (opts.checkpointDir && state.steps % opts.checkpointEvery === 0) await saveCheckpoint(opts, { ...state, seconds: elapsed() }, table, best, optimizer.state());
     }
     // End of epoch: measure, keep each user's best tokens, freeze users that stopped improving.
     const nll = await validationNll(lm, validPrompts, table, opts);
@@ -181,7 +186,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     state.lossSum = 0;
     state.lossCount = 0;
     state.order = epochOrder(n, opts.seed, state.epoch);
-    if (opts.checkpointDir) await saveCheckpoint(opts, state, table, best, optimizer.state());
+    if (opts.checkpointDir) await saveCheckpoint(opts, { ...state, seconds: elapsed() }, table, best, optimizer.state());
   }
   return finish(true);
 
@@ -195,7 +200,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       history: s.history,
       steps: s.steps,
       tokens: s.tokens,
-      seconds: (Date.now() - started) / 1000,
+      seconds: elapsed(),
       finished,
     };
   }

@@ -1,0 +1,310 @@
+/**
+ * `userip profile tune` and `userip profile explain`: behaviour text -> soft tokens (EM against the
+ * frozen LM) -> per-slot codebooks -> IDs in the feature bank.
+ */
+import { join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command } from 'commander';
+import { z } from 'zod';
+import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
+import { splitBehaviourText } from '../data/index.js';
+import { Runtime } from '../engine/index.js';
+import { openSafetensors, writeSafetensors, type CausalLm } from '../lm/index.js';
+import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
+import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
+import { hashOf, intFlag, numberFlag, readJson, resolveConfig, saveConfig, writeJson } from './config.js';
+import { loadPrepared } from './data.js';
+import { loadLm } from './lm-load.js';
+
+export const tuneSchema = z.object({
+  data: z.string(),
+  out: z.string(),
+  lm: z.string().default('house'),
+  slots: z.array(slotSchema).min(1).default(DEFAULT_SLOTS),
+  behaviourPrefix: z.string().default(DEFAULT_BEHAVIOUR_PREFIX),
+  behaviourSource: z.enum(['items', 'reviews', 'both']).default('items'),
+  behaviourTokens: z.number().int().positive().default(128),
+  mask: z.enum(MASK_MODES).default('paper'),
+  lr: z.number().positive().default(0.01),
+  batchSize: z.number().int().positive().default(8),
+  epochs: z.number().int().positive().default(4),
+  patience: z.number().int().positive().default(2),
+  weightDecay: z.number().min(0).default(0),
+  seed: z.number().int().default(0),
+  threads: z.number().int().positive().optional(),
+  checkpointEvery: z.number().int().positive().default(50),
+});
+export type TuneConfig = z.infer<typeof tuneSchema>;
+
+/** Settings that change the trained tokens: a checkpoint is resumed only under the same ones. */
+function trainingHash(config: TuneConfig, lmId: string): string {
+  const { out: _out, threads: _threads, checkpointEvery: _every, ...rest } = config;
+  return hashOf({ ...rest, lmId });
+}
+
+export interface SlotReport {
+  slot: string;
+  k: number;
+  counts: number[];
+  perplexity: number;
+  dead_codes: number;
+}
+
+export interface TuneSummary {
+  lm: string;
+  users: number;
+  steps: number;
+  tokens: number;
+  seconds: number;
+  users_per_s: number;
+  tokens_per_s: number;
+  val_nll_start: number;
+  val_nll_end: number;
+  history: TuneResult['history'];
+  codebooks: SlotReport[];
+  bank: string;
+  bank_version: string;
+}
+
+export function profileCommand(): Command {
+  const profile = new Command('profile').description('latent user profiles: tune soft tokens, quantize, explain');
+  profile
+    .command('tune')
+    .description('tune per-user soft tokens against the frozen LM, fit per-slot codebooks, write IDs to the feature bank')
+    .option('--config <file>', 'JSON config (slots, template, training); flags override it')
+    .requiredOption('--data <dir>', 'output of `userip data prepare`')
+    .requiredOption('--out <dir>', 'output directory (rerun with the same one to resume)')
+    .option('--lm <dir>', 'Hugging Face model directory, or "house" for the shipped house LM (default)')
+    .option('--mask <mode>', `attention mask: ${MASK_MODES.join(' | ')} (default paper)`)
+    .option('--behaviour-source <src>', 'items | reviews | both (default items)')
+    .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text (default 128)', intFlag)
+    .option('--epochs <n>', 'passes over the users (default 4)', intFlag)
+    .option('--patience <n>', 'epochs without validation improvement before a user stops (default 2)', intFlag)
+    .option('--lr <x>', 'AdamW learning rate (default 0.01, as the paper)', numberFlag)
+    .option('--batch-size <n>', 'users per step (default 8, as the paper)', intFlag)
+    .option('--seed <n>', 'random seed (default 0)', intFlag)
+    .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
+    .action(async (flags) => {
+      const config = await resolveConfig(tuneSchema, flags.config, flags);
+      const summary = await tuneCommand(config);
+      console.log(JSON.stringify({ ...summary, history: undefined }, null, 2));
+    });
+  profile
+    .command('explain')
+    .description('what each code means: its users, over-represented item attributes (lift), and the LM\'s continuation of the slot with the code\'s centroid')
+    .requiredOption('--run <dir>', 'output directory of `userip profile tune`')
+    .option('--top <n>', 'attributes per code (default 5)', intFlag, 5)
+    .option('--min-count <n>', 'ignore attributes seen fewer times among a code\'s users (default 5)', intFlag, 5)
+    .option('--tokens <n>', 'tokens the LM generates per code (default 8)', intFlag, 8)
+    .option('--json', 'print JSON instead of text')
+    .action(async (flags: { run: string; top: number; minCount: number; tokens: number; json?: boolean }) => {
+      const explanation = await explainCommand(flags.run, flags);
+      console.log(flags.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
+    });
+  return profile;
+}
+
+export async function tuneCommand(config: TuneConfig): Promise<TuneSummary> {
+  await saveConfig(config.out, config);
+  const runtime = new Runtime({ threads: config.threads });
+  try {
+    const lm = await loadLm(config.lm, runtime);
+    const prepared = await loadPrepared(config.data);
+    const users = behaviourTokens(prepared, lm, config);
+    const result = await tuneWithProgress(lm, users, config);
+    return await quantizeAndStore(lm, result, config);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function behaviourTokens(prepared: Awaited<ReturnType<typeof loadPrepared>>, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
+  const tok = lm.tokenizer;
+  const text = splitBehaviourText(prepared.split, prepared.dataset.items, {
+    countTokens: (s) => tok.encode(s).length,
+    maxTokens: config.behaviourTokens,
+    source: config.behaviourSource,
+  });
+  return [...text.train.entries()].map(([user, train]) => ({ user, train: tok.encode(train), valid: tok.encode(text.valid.get(user) ?? '') }));
+}
+
+async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig): Promise<TuneResult> {
+  const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
+  const bar = new SingleBar({ format: 'tune epoch {epoch}/{epochs} |{bar}| {value}/{total} steps | loss {loss} | {active} users | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
+  let epochShown = -1;
+  try {
+    return await tuneProfiles(lm, template, users, {
+      mask: config.mask,
+      lr: config.lr,
+      batchSize: config.batchSize,
+      epochs: config.epochs,
+      patience: config.patience,
+      weightDecay: config.weightDecay,
+      seed: config.seed,
+      checkpointDir: join(config.out, 'checkpoint'),
+      checkpointEvery: config.checkpointEvery,
+      configHash: trainingHash(config, lm.id),
+      onProgress: (p) => {
+        const payload = { epoch: p.epoch + 1, epochs: p.epochs, loss: p.loss.toFixed(3), active: p.activeUsers };
+        if (p.epoch !== epochShown) {
+          if (epochShown >= 0) bar.stop();
+          bar.start(p.stepsInEpoch, p.step, payload);
+          epochShown = p.epoch;
+        } else bar.update(p.step, payload);
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+/** The M-step's final fit: one codebook per slot over every user's tuned token, then IDs to the bank. */
+async function quantizeAndStore(lm: CausalLm, result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
+  const { softTokens, users } = result;
+  const S = softTokens.slots;
+  const D = softTokens.hidden;
+  const n = users.length;
+  const codebooks: Codebook[] = [];
+  const ids: Int32Array[] = [];
+  const reports: SlotReport[] = [];
+  config.slots.forEach((slot, j) => {
+    const vectors = slotVectors(softTokens.data, n, S, D, j);
+    const { codebook, assignment } = fitCodebook(vectors, n, D, slot.k, { seed: config.seed + j });
+    const assigned = assignment.ids;
+    const use = usage(assigned, slot.k);
+    codebooks.push(codebook);
+    ids.push(assigned);
+    reports.push({ slot: slot.name, k: slot.k, counts: use.counts, perplexity: use.perplexity, dead_codes: use.deadCodes });
+  });
+
+  const tensors: Parameters<typeof writeSafetensors>[1] = { soft_tokens: { dtype: 'F32', shape: [n, S, D], data: softTokens.data } };
+  codebooks.forEach((cb, j) => (tensors[`codebook/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids }));
+  await writeSafetensors(join(config.out, 'profiles.safetensors'), tensors, { users: JSON.stringify(users), slots: JSON.stringify(config.slots), lm: lm.id });
+
+  const version: BankVersion = {
+    lmId: lm.id,
+    configHash: trainingHash(config, lm.id),
+    codebookHash: hashOf(codebooks.map(codebookHash)),
+    slots: config.slots.map((s) => ({ name: s.name, k: s.k })),
+    createdAt: new Date().toISOString(),
+  };
+  const bankPath = join(config.out, 'bank.sqlite');
+  const bank = await SqliteFeatureBank.open(bankPath);
+  try {
+    await bank.setVersion(version, { replace: true });
+    await bank.putMany(users.map((user, u) => ({ user, ids: ids.map((slotIds) => slotIds[u]), source: 'tuned' as const })));
+  } finally {
+    await bank.close();
+  }
+
+  const summary: TuneSummary = {
+    lm: lm.id,
+    users: n,
+    steps: result.steps,
+    tokens: result.tokens,
+    seconds: result.seconds,
+    users_per_s: (n * result.history.length) / result.seconds,
+    tokens_per_s: result.tokens / result.seconds,
+    val_nll_start: result.valNllStart,
+    val_nll_end: result.valNllEnd,
+    history: result.history,
+    codebooks: reports,
+    bank: bankPath,
+    bank_version: versionId(version),
+  };
+  await writeJson(join(config.out, 'tune.json'), summary);
+  return summary;
+}
+
+/** A tune run's outputs, read back: users, soft tokens and codebooks in slot order. */
+export interface TunedProfiles {
+  config: TuneConfig;
+  users: string[];
+  slots: Slot[];
+  softTokens: Float32Array;
+  hidden: number;
+  codebooks: Codebook[];
+}
+
+export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
+  const config = await readJson<TuneConfig>(join(run, 'config.json'));
+  const reader = await openSafetensors(join(run, 'profiles.safetensors'));
+  try {
+    const users = JSON.parse(reader.metadata.users) as string[];
+    const slots = JSON.parse(reader.metadata.slots) as Slot[];
+    const softTokens = await reader.readFloat32('soft_tokens');
+    const codebooks: Codebook[] = [];
+    for (const slot of slots) {
+      const info = reader.tensors.get(`codebook/${slot.name}`)!;
+      codebooks.push({ k: info.shape[0], d: info.shape[1], centroids: await reader.readFloat32(`codebook/${slot.name}`) });
+    }
+    return { config, users, slots, softTokens, hidden: softTokens.length / (users.length * slots.length), codebooks };
+  } finally {
+    await reader.close();
+  }
+}
+
+export interface SlotExplanation {
+  slot: string;
+  text: string;
+  codes: (CodeExplanation & { continuation: string })[];
+}
+
+export async function explainCommand(run: string, opts: { top: number; minCount: number; tokens: number }): Promise<SlotExplanation[]> {
+  const tuned = await readTunedProfiles(run);
+  const prepared = await loadPrepared(tuned.config.data);
+  const attributesOf = new Map<string, string[]>();
+  for (const i of prepared.split.train) {
+    const item = prepared.dataset.items.get(i.item);
+    const attrs = [...(item?.genres ?? []), ...(item?.categories ?? []), ...(item?.brand ? [`brand: ${item.brand}`] : [])];
+    const list = attributesOf.get(i.user) ?? [];
+    list.push(...attrs);
+    attributesOf.set(i.user, list);
+  }
+  const attributes = tuned.users.map((u) => attributesOf.get(u) ?? []);
+  const runtime = new Runtime({ threads: tuned.config.threads });
+  try {
+    const lm = await loadLm(tuned.config.lm, runtime);
+    const template = templateTokens(lm.tokenizer, tuned.slots, tuned.config.behaviourPrefix);
+    const out: SlotExplanation[] = [];
+    for (const [j, slot] of tuned.slots.entries()) {
+      const cb = tuned.codebooks[j];
+      const vectors = slotVectors(tuned.softTokens, tuned.users.length, tuned.slots.length, tuned.hidden, j);
+      const codes = explainCodes(assign(cb, vectors).ids, cb.k, attributes, { top: opts.top, minCount: opts.minCount });
+      const withText = [];
+      for (const code of codes) {
+        // Exactly what the slot's soft token sees in training: start token, its name, itself.
+        const prefixIds = [template.start, ...template.names[j]];
+        const prefix = new Float32Array((prefixIds.length + 1) * cb.d);
+        prefix.set(lm.embedTokens(prefixIds));
+        prefix.set(cb.centroids.subarray(code.code * cb.d, (code.code + 1) * cb.d), prefixIds.length * cb.d);
+        const continuation = lm.tokenizer.decode(await lm.generate(prefix, { maxNewTokens: opts.tokens }));
+        withText.push({ ...code, continuation });
+      }
+      out.push({ slot: slot.name, text: slot.text, codes: withText });
+    }
+    await writeJson(join(run, 'explain.json'), out);
+    return out;
+  } finally {
+    await runtime.close();
+  }
+}
+
+function slotVectors(softTokens: Float32Array, n: number, slots: number, d: number, j: number): Float32Array {
+  const vectors = new Float32Array(n * d);
+  for (let u = 0; u < n; u++) vectors.set(softTokens.subarray((u * slots + j) * d, (u * slots + j + 1) * d), u * d);
+  return vectors;
+}
+
+function formatExplanation(slots: SlotExplanation[]): string {
+  const lines: string[] = [];
+  for (const s of slots) {
+    lines.push(`slot ${s.slot} ("${s.text} …")`);
+    for (const c of s.codes) {
+      const attrs = c.top.map((t) => `${t.attribute} x${t.lift.toFixed(2)}`).join(', ') || '(no attribute above the minimum count)';
+      lines.push(`  code ${c.code}: ${c.users} users | ${attrs}`);
+      lines.push(`    LM: "${s.text}${c.continuation.replace(/\s+/g, ' ')}"`);
+    }
+  }
+  return lines.join('\n');
+}
