@@ -4,6 +4,7 @@
  * folders under src/.
  */
 import { Command } from 'commander';
+import { bankCommand } from './bank.js';
 import { dataCommand } from './data.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
@@ -17,6 +18,7 @@ const program = new Command()
 program.addCommand(dataCommand());
 registerLmCommands(program);
 program.addCommand(profileCommand());
+program.addCommand(bankCommand());
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

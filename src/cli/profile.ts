@@ -7,7 +7,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { splitBehaviourText } from '../data/index.js';
+import { behaviourText, splitBehaviourText, type Interaction, type ItemInfo } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type CausalLm } from '../lm/index.js';
 import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
@@ -84,6 +84,7 @@ export function profileCommand(): Command {
     .option('--batch-size <n>', 'users per step (default 8, as the paper)', intFlag)
     .option('--seed <n>', 'random seed (default 0)', intFlag)
     .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
+    .option('--checkpoint-every <n>', 'checkpoint every N steps, and at every epoch end (default 50)', intFlag)
     .action(async (flags) => {
       const config = await resolveConfig(tuneSchema, flags.config, flags);
       const summary = await tuneCommand(config);
@@ -111,7 +112,7 @@ export async function tuneCommand(config: TuneConfig): Promise<TuneSummary> {
     const lm = await loadLm(config.lm, runtime);
     const prepared = await loadPrepared(config.data);
     const users = behaviourTokens(prepared, lm, config);
-    const result = await tuneWithProgress(lm, users, config);
+    const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'));
     return await quantizeAndStore(lm, result, config);
   } finally {
     await runtime.close();
@@ -128,7 +129,7 @@ function behaviourTokens(prepared: Awaited<ReturnType<typeof loadPrepared>>, lm:
   return [...text.train.entries()].map(([user, train]) => ({ user, train: tok.encode(train), valid: tok.encode(text.valid.get(user) ?? '') }));
 }
 
-async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig): Promise<TuneResult> {
+async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig, checkpointDir: string): Promise<TuneResult> {
   const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
   const bar = new SingleBar({ format: 'tune epoch {epoch}/{epochs} |{bar}| {value}/{total} steps | loss {loss} | {active} users | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
   let epochShown = -1;
@@ -141,7 +142,7 @@ async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: Tu
       patience: config.patience,
       weightDecay: config.weightDecay,
       seed: config.seed,
-      checkpointDir: join(config.out, 'checkpoint'),
+      checkpointDir,
       checkpointEvery: config.checkpointEvery,
       configHash: trainingHash(config, lm.id),
       onProgress: (p) => {
@@ -155,6 +156,47 @@ async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: Tu
     });
   } finally {
     bar.stop();
+  }
+}
+
+export interface NewUserProfiles {
+  users: string[];
+  /** Per user, one ID per slot. */
+  ids: number[][];
+  /** [users, slots, hidden] */
+  softTokens: Float32Array;
+}
+
+/**
+ * Profiles for users the run has not seen (cold start, bank refresh), without retraining anything
+ * else: their soft tokens are tuned against the same frozen LM with the same settings, then quantized
+ * with the run's frozen codebooks and added to its bank under the same version.
+ */
+export async function addNewUsers(run: string, interactionsByUser: Map<string, Interaction[]>, items: ReadonlyMap<string, ItemInfo>): Promise<NewUserProfiles> {
+  const tuned = await readTunedProfiles(run);
+  const config = tuned.config;
+  const runtime = new Runtime({ threads: config.threads });
+  try {
+    const lm = await loadLm(config.lm, runtime);
+    const tok = lm.tokenizer;
+    const options = { countTokens: (s: string) => tok.encode(s).length, maxTokens: config.behaviourTokens, source: config.behaviourSource };
+    const texts = behaviourText([...interactionsByUser.values()].flat(), items, options);
+    const users = [...texts.entries()].map(([user, text]) => ({ user, train: tok.encode(text), valid: [] }));
+    const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
+    const result = await tuneWithProgress(lm, users, config, checkpointDir);
+    const S = tuned.slots.length;
+    const D = tuned.hidden;
+    const perSlot = tuned.codebooks.map((cb, j) => assign(cb, slotVectors(result.softTokens.data, users.length, S, D, j)).ids);
+    const ids = users.map((_, u) => perSlot.map((slotIds) => slotIds[u]));
+    const bank = await SqliteFeatureBank.open(join(run, 'bank.sqlite'));
+    try {
+      await bank.putMany(users.map((u, i) => ({ user: u.user, ids: ids[i], source: 'cold-start' as const })));
+    } finally {
+      await bank.close();
+    }
+    return { users: users.map((u) => u.user), ids, softTokens: result.softTokens.data };
+  } finally {
+    await runtime.close();
   }
 }
 
