@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { CtrModel, auc, trainCtr, type CtrConfigInput, type FieldSchemaInput, type LabeledRows } from '../src/ctr/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
-import { emit, median, peakRssMb, timeMedian } from './util.js';
+import { emit, median, peakRssMb, timeMedian, round } from './util.js';
 
 const USERS = 610;
 const ITEMS = 9742;
@@ -135,6 +135,3 @@ export async function ctrBench(): Promise<void> {
   await rt.close();
 }
 
-function round(x: number, digits = 2): number {
-  return Number(x.toFixed(digits));
-}

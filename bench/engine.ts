@@ -7,7 +7,7 @@ import { Graph, Rng, Runtime, float32, gradients, int64, ops, serialize, type Se
 import * as nn from '../src/engine/nn.js';
 import type { LmConfig } from '../src/lm/config.js';
 import { gpt2Logits } from '../src/lm/transformer.js';
-import { emit, peakRssMb, timeMedian } from './util.js';
+import { emit, peakRssMb, timeMedian, round } from './util.js';
 
 const GPT2_SMALL: LmConfig = {
   architecture: 'gpt2',
@@ -107,6 +107,3 @@ export async function engineBench(): Promise<void> {
   await rt.close();
 }
 
-function round(x: number, digits = 2): number {
-  return Number(x.toFixed(digits));
-}

@@ -5,8 +5,9 @@
  */
 import { ctrBench } from './ctr.js';
 import { engineBench } from './engine.js';
+import { profileBench } from './profile.js';
 
-const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench };
+const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench, profile: profileBench };
 
 const name = process.argv[2];
 const bench = name ? benches[name] : undefined;

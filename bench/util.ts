@@ -25,3 +25,7 @@ export async function timeMedian(fn: () => Promise<unknown>, warmup: number, rep
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
+
+export function round(x: number, digits = 2): number {
+  return Number(x.toFixed(digits));
+}
