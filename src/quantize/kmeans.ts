@@ -1,8 +1,10 @@
 /**
  * Batch k-means for one slot: k-means++ seeding, then Lloyd iterations (assign every point, move each
  * code to its members' mean). After every assignment, codes with fewer than `minUsage` members are
- * re-seeded by D² sampling, so with at least k distinct points no code ends up empty (the official
- * code's gradient-trained codebooks often collapse onto one or two codes; see paper-spec §12 Q6).
+ * re-seeded by D² sampling and the points re-assigned, so a code does not stay empty while some
+ * point lies off every code (codebooks trained by gradient alone, as in the official code, tend to
+ * collapse onto one or two codes; paper-spec §12 Q6). With fewer than k distinct points some codes
+ * must stay empty; `usage` reports them.
  */
 import { Rng } from '../engine/random.js';
 import { nearestInto, type Assignment } from './assign.js';

@@ -1,8 +1,9 @@
 /**
  * Placing codes on data points by D² sampling (Arthur & Vassilvitskii's k-means++): a point is drawn
  * with probability proportional to its squared distance to the nearest code. The same draw seeds a
- * fresh codebook and re-seeds dead codes, so a revived code lands where points are worst served
- * while a single outlier is not guaranteed to capture it.
+ * fresh codebook and re-seeds dead codes, so a revived code lands where points are worst served.
+ * D² sampling still favours a far outlier, so `minUsage` above 1 cannot stop a code from being spent
+ * on one (it is re-seeded, and the outlier tends to win it back).
  */
 import type { Rng } from '../engine/random.js';
 import { sqDistanceRows } from './assign.js';
@@ -11,21 +12,37 @@ import type { Codebook } from './codebook.js';
 /**
  * Moves `codes` (in order) onto rows of `vectors` drawn by D² sampling. `sqDist` holds each row's
  * squared distance to its nearest code and is lowered as codes are placed, so later codes go
- * elsewhere. Stops early when every row sits on a code (fewer distinct rows than codes); returns
- * how many codes were placed (always a prefix of `codes`).
+ * elsewhere. Greedy variant (as in scikit-learn): each code draws 2 + ⌊ln k⌋ candidates and takes
+ * the one that lowers Σ sqDist most, which makes a bad seeding (two codes in one cluster) rarer.
+ * Stops early when every row sits on a code (fewer distinct rows than codes); returns how many
+ * codes were placed (always a prefix of `codes`).
  */
 export function placeByD2(codebook: Codebook, codes: readonly number[], vectors: Float32Array, n: number, sqDist: Float64Array, rng: Rng): number {
-  const { d, centroids } = codebook;
+  const { k, d, centroids } = codebook;
+  const trials = 2 + Math.floor(Math.log(k));
+  let candidate = new Float64Array(n);
+  let chosen = new Float64Array(n);
   for (let c = 0; c < codes.length; c++) {
     let total = 0;
     for (let i = 0; i < n; i++) total += sqDist[i];
     if (!(total > 0)) return c;
-    const row = drawProportional(sqDist, n, total, rng);
-    const co = codes[c] * d;
-    centroids.set(vectors.subarray(row * d, (row + 1) * d), co);
-    for (let i = 0; i < n; i++) {
-      if (sqDist[i] > 0) sqDist[i] = Math.min(sqDist[i], sqDistanceRows(vectors, i * d, centroids, co, d));
+    let bestRow = 0;
+    let bestTotal = Infinity;
+    for (let trial = 0; trial < trials; trial++) {
+      const row = drawProportional(sqDist, n, total, rng);
+      let after = 0;
+      for (let i = 0; i < n; i++) {
+        candidate[i] = sqDist[i] > 0 ? Math.min(sqDist[i], sqDistanceRows(vectors, i * d, vectors, row * d, d)) : 0;
+        after += candidate[i];
+      }
+      if (after < bestTotal) {
+        bestTotal = after;
+        bestRow = row;
+        [chosen, candidate] = [candidate, chosen];
+      }
     }
+    centroids.set(vectors.subarray(bestRow * d, (bestRow + 1) * d), codes[c] * d);
+    sqDist.set(chosen);
   }
   return codes.length;
 }

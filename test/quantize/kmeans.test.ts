@@ -56,17 +56,20 @@ it('re-seeds a code planted far from every point, so all clusters are found', ()
   assert.equal(init.centroids[3 * d], 1e4, 'init is copied, not changed');
 });
 
-it('minUsage as a fraction re-seeds codes serving fewer than that share of the points', () => {
+it('minUsage counts members, or a fraction of n when below 1', () => {
   const d = 4;
-  // 100 points in one tight cluster, 3 in a tiny cluster far away: with k = 2 a 5% floor is not met
-  const big = gaussianClusters(4, 1, 100, d, 0, 0.1);
-  const vectors = new Float32Array(103 * d);
-  vectors.set(big.vectors);
-  vectors.fill(50, 100 * d);
-  const plain = fitCodebook(vectors, 103, d, 2, { seed: 1 });
-  assert.deepEqual(usage(plain.assignment.ids, 2).counts.sort((a, b) => a - b), [3, 100]);
-  const floored = fitCodebook(vectors, 103, d, 2, { seed: 1, minUsage: 0.05, iterations: 5 });
-  assert.ok(floored.reseeded > 0);
+  // 100 points near 0 and 10 near (20,0,0,0): with k = 2 the small cluster's code has 10 members
+  const a = gaussianClusters(4, 1, 100, d, 0, 0.5);
+  const b = gaussianClusters(5, 1, 10, d, 0, 0.5);
+  const vectors = new Float32Array(110 * d);
+  vectors.set(a.vectors);
+  vectors.set(b.vectors, 100 * d);
+  for (let i = 100; i < 110; i++) vectors[i * d] += 20;
+  const reseeded = (minUsage: number) => fitCodebook(vectors, 110, d, 2, { seed: 1, minUsage }).reseeded;
+  assert.equal(reseeded(10), 0);
+  assert.ok(reseeded(11) > 0);
+  assert.equal(reseeded(0.09), 0); // 9.9 members
+  assert.ok(reseeded(0.1) > 0); // 11 members
 });
 
 it('warm-starting from the previous codebook keeps the IDs when the data moves a little', () => {
