@@ -338,7 +338,7 @@ function slotVectors(softTokens: Float32Array, n: number, slots: number, d: numb
   return vectors;
 }
 
-function formatExplanation(slots: SlotExplanation[]): string {
+export function formatExplanation(slots: SlotExplanation[]): string {
   const lines: string[] = [];
   for (const s of slots) {
     lines.push(`slot ${s.slot} ("${s.text} …")`);

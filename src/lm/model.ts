@@ -153,7 +153,8 @@ export class CausalLm {
       }
       const feeds = this.feeds({ batch: 1, seq: T, inputsEmbeds: embeds, attentionMask: mask, targets: new Int32Array(T) });
       const logits = (await session.run(feeds, ['logits'])).logits.data as Float32Array;
-      const next = pickToken(logits.subarray((T - 1) * V, T * V), topK, rng);
+      // Only ids the tokenizer can decode: checkpoints often pad the embedding past the vocabulary.
+      const next = pickToken(logits.subarray((T - 1) * V, (T - 1) * V + Math.min(V, this.tokenizer.vocabSize)), topK, rng);
       if (next === eos) break;
       generated.push(next);
       const grown = new Float32Array((T + 1) * D);
