@@ -6,8 +6,9 @@
 import { ctrBench } from './ctr.js';
 import { engineBench } from './engine.js';
 import { profileBench } from './profile.js';
+import { serveBench } from './serve.js';
 
-const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench, profile: profileBench };
+const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench, profile: profileBench, serve: serveBench };
 
 const name = process.argv[2];
 const bench = name ? benches[name] : undefined;

@@ -20,3 +20,4 @@ export {
 } from './model.js';
 export { SqliteFeatureBank, type SqliteOpenOptions } from './sqlite.js';
 export { exportBankCsv, type BankCsvExport, type BankCsvVersionFile } from './export.js';
+export { RedisFeatureBank, type RedisOpenOptions } from './redis.js';

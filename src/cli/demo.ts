@@ -1,57 +1,59 @@
 /**
- * `userip demo`: the main job on the embedded defaults. It runs every stage of the pipeline that
- * exists so far and says plainly which stages are not built yet, so its output is never mistaken
- * for a full UserIP-Tuning run.
+ * `userip demo`: the main job on the embedded defaults — MovieLens latest-small and the house LM:
+ * prepare -> tune soft tokens -> codebooks -> feature bank -> explain. Every stage writes under the
+ * output directory with its effective config, so the demo is also a worked example of the CLI.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { embeddedDatasetSpec, readDataset, splitBehaviourText, splitByTime, writeSplitCsv } from '../data/index.js';
-import { gpt2Tokenizer } from '../lm/index.js';
+import { exportBank } from './bank.js';
+import { intFlag, writeJson } from './config.js';
+import { prepareData } from './data.js';
+import { explainCommand, formatExplanation, tuneCommand, tuneSchema, type TuneSummary } from './profile.js';
 
-const NOT_BUILT_YET = ['profile tuning (soft tokens against the house LM)', 'codebook quantization', 'feature bank', 'CTR comparison'];
+const NOT_BUILT_YET = ['CTR comparison (eval compare)'];
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run the pipeline on the embedded MovieLens latest-small data, writing to runs/demo/')
+    .description('run the pipeline on the embedded MovieLens latest-small data with the house LM, writing to runs/demo/')
     .option('--out <dir>', 'output directory', 'runs/demo')
-    .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text', (v) => Number.parseInt(v, 10), 256)
-    .action(async (opts: { out: string; behaviourTokens: number }) => {
-      await runDemo(opts.out, opts.behaviourTokens);
+    .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text', intFlag, 64)
+    .option('--epochs <n>', 'profile tuning epochs', intFlag, 3)
+    .action(async (opts: { out: string; behaviourTokens: number; epochs: number }) => {
+      await runDemo(opts);
     });
 }
 
-async function runDemo(out: string, behaviourTokens: number): Promise<void> {
-  await mkdir(out, { recursive: true });
+async function runDemo(opts: { out: string; behaviourTokens: number; epochs: number }): Promise<void> {
   const started = Date.now();
-  const { dataset, report } = await readDataset(embeddedDatasetSpec(), { skipBadRows: true });
-  const split = splitByTime(dataset.interactions);
-  await writeSplitCsv(join(out, 'split.csv'), split);
-  const tokenizer = gpt2Tokenizer();
-  const text = splitBehaviourText(split, dataset.items, { countTokens: (s) => tokenizer.encode(s).length, maxTokens: behaviourTokens });
-  const sampleUser = [...text.train.keys()][0];
+  const stage = (name: string) => console.log(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-  const summary = {
-    dataset: dataset.name,
-    interactions: dataset.interactions.length,
-    users: new Set(dataset.interactions.map((i) => i.user)).size,
-    items: dataset.items.size,
-    bad_rows: report.badRows,
-    split: { train: split.train.length, valid: split.valid.length, test: split.test.length },
-    behaviour_text: { users: text.train.size, token_budget: behaviourTokens, example_user: sampleUser, example: text.train.get(sampleUser) },
-    stages_run: ['read dataset', 'per-user time split (split.csv)', 'behaviour text from the train split'],
-    stages_not_built_yet: NOT_BUILT_YET,
-    seconds: (Date.now() - started) / 1000,
-  };
-  const path = join(out, 'summary.json');
-  await writeFile(`${path}.tmp`, JSON.stringify(summary, null, 2));
-  await rename(`${path}.tmp`, path);
+  stage('data prepare: MovieLens latest-small, per-user time split');
+  const data = join(opts.out, 'data');
+  const prepared = await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false });
+  console.log(JSON.stringify(prepared));
 
-  console.log(`userip demo on ${summary.dataset}: ${summary.interactions} interactions, ${summary.users} users, ${summary.items} items`);
-  console.log(`  split: train ${summary.split.train}, valid ${summary.split.valid}, test ${summary.split.test} -> ${join(out, 'split.csv')}`);
-  console.log(`  behaviour text for ${text.train.size} users (<= ${behaviourTokens} GPT-2 tokens each); user ${sampleUser}:`);
-  console.log(`    ${String(summary.behaviour_text.example).slice(0, 160)}...`);
+  stage('profile tune: soft tokens against the house LM, codebooks, feature bank');
+  const run = join(opts.out, 'profile');
+  const tune = await tuneCommand(tuneSchema.parse({ data, out: run, lm: 'house', behaviourTokens: opts.behaviourTokens, epochs: opts.epochs }));
+  printTune(tune);
+
+  stage('profile explain');
+  const explanation = await explainCommand(run, { top: 4, minCount: 20, tokens: 8 });
+  console.log(formatExplanation(explanation));
+
+  stage('bank export');
+  const exported = await exportBank(run, join(opts.out, 'export'));
+  console.log(`  ${exported.rows} users -> ${exported.csv}; soft tokens -> ${exported.soft_tokens}`);
+
+  const seconds = (Date.now() - started) / 1000;
+  await writeJson(join(opts.out, 'summary.json'), { data: prepared, tune: { ...tune, history: tune.history }, explain: explanation, export: exported, not_built_yet: NOT_BUILT_YET, seconds });
+  stage(`done: everything is under ${opts.out}/ (summary.json)`);
   console.log(`  not built yet: ${NOT_BUILT_YET.join('; ')}`);
-  console.log(`  summary -> ${path} (${summary.seconds.toFixed(1)} s)`);
+}
+
+function printTune(t: TuneSummary): void {
+  console.log(`  LM ${t.lm}: ${t.users} users, ${t.steps} steps, ${t.seconds.toFixed(0)} s (${t.tokens_per_s.toFixed(0)} tokens/s)`);
+  console.log(`  validation NLL per token: ${t.val_nll_start.toFixed(4)} -> ${t.val_nll_end.toFixed(4)}`);
+  for (const c of t.codebooks) console.log(`  slot ${c.slot}: k=${c.k}, usage [${c.counts.join(', ')}], perplexity ${c.perplexity.toFixed(2)}`);
 }

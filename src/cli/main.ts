@@ -6,6 +6,8 @@
 import { Command } from 'commander';
 import { bankCommand } from './bank.js';
 import { dataCommand } from './data.js';
+import { evalCommand } from './eval.js';
+import { serveCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
 import { profileCommand } from './profile.js';
@@ -19,6 +21,8 @@ program.addCommand(dataCommand());
 registerLmCommands(program);
 program.addCommand(profileCommand());
 program.addCommand(bankCommand());
+program.addCommand(evalCommand());
+program.addCommand(serveCommand());
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

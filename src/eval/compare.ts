@@ -1,0 +1,337 @@
+/**
+ * `userip eval compare`: the side-by-side experiment. One CTR model, one split, several seeds, five
+ * feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus random IDs; plus the
+ * continuous soft tokens), under two protocols (warm: the overall time split; cold: a seeded share of
+ * users left out of CTR training and profiled from their earliest interactions only). Writes
+ * report.json, report.md and the plots into the output directory.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import { SqliteFeatureBank, versionId } from '../bank/index.js';
+import { loadPrepared, type Prepared } from '../cli/data.js';
+import { addNewUsers } from '../cli/profile.js';
+import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
+import type { Interaction, ItemInfo } from '../data/index.js';
+import { Rng, Runtime } from '../engine/index.js';
+import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
+import { toJson, writeFileAtomic } from './io.js';
+import type { Rating } from './mf.js';
+import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type FeatureSet, type Protocol, type RunRecord } from './report.js';
+import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, selectRows, type RowSet, type UserFields, type Vocab } from './table.js';
+
+/**
+ * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped
+ * data faster than 1e-3, patience 3 keeps DCN from stopping at the main effects, and 10 epochs bound
+ * the wall time of 50 runs.
+ */
+const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
+  lr: z.number().positive().default(3e-3),
+  epochs: z.number().int().positive().default(10),
+  patience: z.number().int().positive().default(3),
+});
+
+export const compareSchema = z
+  .object({
+    /** Output directory of `userip data prepare`. */
+    data: z.string(),
+    /** Output directory of `userip profile tune` on that data. */
+    run: z.string(),
+    out: z.string(),
+    model: z.enum(CTR_MODELS).default('dcn'),
+    seeds: z.array(z.number().int()).min(1).default([0, 1, 2, 3, 4]),
+    features: z.array(z.enum(FEATURE_SETS)).min(1).default([...FEATURE_SETS]),
+    protocols: z.array(z.enum(PROTOCOLS)).min(1).default([...PROTOCOLS]),
+    /** Share of the users with held-out interactions who become cold-start users. */
+    coldFraction: z.number().gt(0).lt(1).default(0.2),
+    /** Picks the cold-start users; fixed across feature sets and seeds. */
+    coldSeed: z.number().int().default(0),
+    ctr: compareCtrSchema.prefault({}),
+    mf: mfSettingsSchema.prefault({}),
+    threads: z.number().int().positive().optional(),
+  })
+  .strict();
+export type CompareConfig = z.infer<typeof compareSchema>;
+export type CompareConfigInput = z.input<typeof compareSchema>;
+
+/** Profiles for users the tune run must treat as new; the signature of `addNewUsers` in src/cli/profile.ts. */
+export type ColdStartProfiles = (
+  run: string,
+  interactionsByUser: Map<string, Interaction[]>,
+  items: ReadonlyMap<string, ItemInfo>,
+) => Promise<{ users: string[]; ids: number[][]; softTokens: Float32Array }>;
+
+export interface CompareHooks {
+  /** Default: `addNewUsers` (soft tokens tuned against the frozen LM, frozen codebooks). */
+  coldStart?: ColdStartProfiles;
+  /** Progress lines; default console.log. */
+  log?: (line: string) => void;
+}
+
+/** One protocol's rows and every user's profile fields under it (indexed by vocab user index). */
+interface ProtocolData {
+  protocol: Protocol;
+  train: RowSet;
+  valid: RowSet;
+  test: RowSet;
+  userip: Int32Array[];
+  mfkmeans: Int32Array[];
+  softTokens: Float32Array;
+}
+
+/** Random IDs get their own stream, not the CTR seed's (which initialises the embedding tables). */
+const RANDOM_ID_SALT = 0x2a4d1d;
+
+/** What every protocol is built from: the prepared data, the tune run, and dense indices over both. */
+interface Context {
+  config: CompareConfig;
+  prepared: Prepared;
+  tune: TuneRun;
+  vocab: Vocab;
+  /** Users in vocab index order. */
+  users: string[];
+  /** The tune run's IDs and soft tokens per vocab user (-1 / zeros for users it has not tuned). */
+  bankIds: Int32Array[];
+  softTokens: Float32Array;
+}
+
+export async function compareFeatureSets(input: CompareConfigInput, hooks: CompareHooks = {}): Promise<CompareReport> {
+  const config = compareSchema.parse(input);
+  const log = hooks.log ?? console.log;
+  const started = performance.now();
+  await mkdir(config.out, { recursive: true });
+  const prepared = await loadPrepared(config.data);
+  const tune = await readTuneRun(config.run);
+  const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
+  const users = [...vocab.users.keys()];
+  const ctx: Context = { config, prepared, tune, vocab, users, bankIds: bankIdColumns(tune, users), softTokens: softTokenRows(tune, users) };
+
+  const protocols: ProtocolData[] = [];
+  if (config.protocols.includes('warm')) protocols.push(warmProtocol(ctx, log));
+  const cold = config.protocols.includes('cold') ? await coldProtocol(ctx, hooks, log) : undefined;
+  if (cold) protocols.push(cold.data);
+  const runs = await runAll(ctx, protocols, log);
+
+  const report: CompareReport = {
+    dataset: prepared.dataset.name,
+    lm: { id: tune.summary.lm, spec: tune.config.lm },
+    settings: { ...config, threshold: prepared.config.threshold, item_attribute: 'genre: first genre, else last category, else "(none)"', activity_buckets: ACTIVITY_BUCKETS.map((b) => b.name), test: 'two-sided paired t-test over seeds, alpha 0.05' },
+    users: { total: users.length, cold: cold?.users ?? 0, with_userip_profile: users.filter((u) => tune.bankIds.has(u)).length, cold_with_cold_start_profile: cold?.profiled ?? 0 },
+    rows: Object.fromEntries(protocols.map((p) => [p.protocol, { train: p.train.labels.length, valid: p.valid.labels.length, test: p.test.labels.length }])),
+    ctr: summarize(runs),
+    runs,
+    seconds: (performance.now() - started) / 1000,
+  };
+  await writeReport(config.out, report, tune);
+  return report;
+}
+
+function encodeWith(ctx: Context): (rows: readonly Interaction[]) => RowSet {
+  return (rows) => encodeRows(rows, ctx.vocab, ctx.prepared.config.threshold);
+}
+
+function ratingsOf(ctx: Context, rows: readonly Interaction[]): Rating[] {
+  return rows.map((i) => ({ user: ctx.vocab.users.get(i.user)!, item: ctx.vocab.items.get(i.item)!, value: i.rating }));
+}
+
+function mfKmeansIds(ctx: Context, fit: readonly Interaction[], foldIn: readonly Interaction[]): Int32Array[] {
+  const ks = ctx.tune.slots.map((s) => s.k);
+  return mfKmeans(ratingsOf(ctx, fit), ratingsOf(ctx, foldIn), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
+}
+
+function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
+  const { split } = ctx.prepared;
+  const encode = encodeWith(ctx);
+  log('warm protocol: MF-k-means on the train split');
+  return {
+    protocol: 'warm',
+    train: encode(split.train),
+    valid: encode(split.valid),
+    test: encode(split.test),
+    userip: ctx.bankIds,
+    mfkmeans: mfKmeansIds(ctx, split.train, []),
+    softTokens: ctx.softTokens,
+  };
+}
+
+/**
+ * Cold-start users lose every training and validation row; their validation and test rows become the
+ * test rows, and their profiles come from their train-split rows through the cold-start paths.
+ */
+async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: string) => void): Promise<{ data: ProtocolData; users: number; profiled: number }> {
+  const { config, prepared, tune, vocab } = ctx;
+  const { split, dataset } = prepared;
+  const coldUsers = pickColdUsers(prepared, vocab, config.coldFraction, config.coldSeed);
+  const isCold = (i: Interaction) => coldUsers.has(i.user);
+  const coldTrain = split.train.filter(isCold);
+  // Only the UserIP feature sets need the (LM-bound, slow) cold-start path.
+  const needsLm = config.features.some((f) => f === 'id+userip' || f === 'id+softtokens');
+  log(`cold protocol: ${coldUsers.size} cold-start users${needsLm ? '; profiling them from their train-split interactions with the LM and codebooks frozen' : ''}`);
+  const fresh = needsLm ? await coldStartProfiles(tune, join(config.out, 'cold-start'), coldTrain, dataset.items, hooks.coldStart ?? addNewUsers) : { users: [], ids: [], softTokens: new Float32Array(0) };
+
+  const userip = ctx.bankIds.map((ids) => ids.slice());
+  const softTokens = ctx.softTokens.slice();
+  const width = tune.slots.length * tune.hidden;
+  // Nothing of a cold user's tuned (warm) profile may remain: clear, then fill from the cold-start path.
+  for (const user of coldUsers) {
+    const u = vocab.users.get(user)!;
+    for (const ids of userip) ids[u] = -1;
+    softTokens.fill(0, u * width, (u + 1) * width);
+  }
+  fresh.users.forEach((user, i) => {
+    const u = vocab.users.get(user)!;
+    fresh.ids[i].forEach((id, j) => (userip[j][u] = id));
+    softTokens.set(fresh.softTokens.subarray(i * width, (i + 1) * width), u * width);
+  });
+
+  const encode = encodeWith(ctx);
+  const train = split.train.filter((i) => !isCold(i));
+  const data: ProtocolData = {
+    protocol: 'cold',
+    train: encode(train),
+    valid: encode(split.valid.filter((i) => !isCold(i))),
+    test: encode([...split.valid, ...split.test].filter(isCold)),
+    userip,
+    mfkmeans: mfKmeansIds(ctx, train, coldTrain),
+    softTokens,
+  };
+  return { data, users: coldUsers.size, profiled: fresh.users.length };
+}
+
+/** Every protocol x feature set x seed: train, early-stop on validation, score the test rows. */
+async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: string) => void): Promise<RunRecord[]> {
+  const { config, prepared, vocab } = ctx;
+  const trainCount = new Int32Array(ctx.users.length);
+  for (const i of prepared.split.train) trainCount[vocab.users.get(i.user)!]++;
+  const runtime = new Runtime({ threads: config.threads });
+  const runs: RunRecord[] = [];
+  const total = protocols.length * config.features.length * config.seeds.length;
+  const loopStart = performance.now();
+  try {
+    for (const data of protocols) {
+      for (const features of config.features) {
+        let tables: { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields } | undefined;
+        for (const seed of config.seeds) {
+          // Only the random IDs change with the seed; the other tables are built once per feature set.
+          if (!tables || features === 'id+random') {
+            const fields = userFields(features, data, ctx.tune, ctx.users.length, seed);
+            tables = { train: ctrTable(data.train, fields), valid: ctrTable(data.valid, fields), test: ctrTable(data.test, fields), fields };
+          }
+          const t0 = performance.now();
+          const model = new CtrModel({ ...config.ctr, model: config.model, seed }, fieldSchema(vocab, tables.fields), { runtime });
+          const result = await trainCtr(model, tables.train, tables.valid);
+          const probs = await model.predict(tables.test);
+          const run: RunRecord = {
+            model: config.model,
+            features,
+            protocol: data.protocol,
+            seed,
+            ...testMetrics(data.test, probs, trainCount),
+            best_epoch: result.bestEpoch,
+            epochs: result.history.length,
+            seconds: (performance.now() - t0) / 1000,
+            valid_auc: result.history.map((h) => h.validAuc ?? NaN),
+            train_loss: result.history.map((h) => h.trainLoss),
+          };
+          runs.push(run);
+          log(progressLine(run, runs.length, total, (performance.now() - loopStart) / 1000));
+        }
+      }
+    }
+  } finally {
+    await runtime.close();
+  }
+  return runs;
+}
+
+async function writeReport(out: string, report: CompareReport, tune: TuneRun): Promise<void> {
+  await writeFileAtomic(join(out, 'report.json'), toJson(report));
+  await writeFileAtomic(join(out, 'report.md'), reportMarkdown(report));
+  await writeFileAtomic(join(out, 'auc.svg'), aucPlot(report));
+  await writeFileAtomic(join(out, 'curves.svg'), curvesPlot(report));
+  await writeFileAtomic(join(out, 'codebook-usage.svg'), usagePlot(tune.summary.codebooks));
+}
+
+/** A seeded share of the users who have validation or test rows (the others have nothing to score). */
+function pickColdUsers(prepared: Prepared, vocab: Vocab, fraction: number, seed: number): Set<string> {
+  const held = new Set([...prepared.split.valid, ...prepared.split.test].map((i) => i.user));
+  const candidates = [...vocab.users.keys()].filter((u) => held.has(u));
+  if (candidates.length < 2) throw new Error(`cold protocol: ${candidates.length} users have held-out interactions; at least 2 are needed`);
+  const count = Math.min(candidates.length - 1, Math.max(1, Math.round(fraction * candidates.length)));
+  return new Set(new Rng(seed).shuffle(candidates).slice(0, count));
+}
+
+/**
+ * Runs the cold-start path on a scratch copy of the tune run inside the output directory: `addNewUsers`
+ * writes the new users into its run's bank, and the cold-start users are already in the real run's
+ * bank with their tuned IDs, which must stay as they are. The copy holds the run's config, profiles
+ * and an empty bank stamped with the run's version; it lives under that version's id, so a rerun on
+ * the same run resumes from its new-user checkpoint and a rerun on another run starts afresh.
+ */
+async function coldStartProfiles(tune: TuneRun, dir: string, interactions: Interaction[], items: ReadonlyMap<string, ItemInfo>, coldStart: ColdStartProfiles): Promise<Awaited<ReturnType<ColdStartProfiles>>> {
+  const source = await SqliteFeatureBank.open(join(tune.dir, 'bank.sqlite'), { readonly: true });
+  const version = await source.version().finally(() => source.close());
+  if (!version) throw new Error(`${tune.dir}/bank.sqlite has no version: is the tune run complete?`);
+  const scratch = join(dir, versionId(version));
+  await mkdir(scratch, { recursive: true });
+  await copyFile(join(tune.dir, 'config.json'), join(scratch, 'config.json'));
+  await copyFile(join(tune.dir, 'profiles.safetensors'), join(scratch, 'profiles.safetensors'));
+  const bank = await SqliteFeatureBank.open(join(scratch, 'bank.sqlite'));
+  try {
+    await bank.setVersion(version);
+  } finally {
+    await bank.close();
+  }
+  const byUser = new Map<string, Interaction[]>();
+  for (const i of interactions) {
+    const list = byUser.get(i.user);
+    if (list) list.push(i);
+    else byUser.set(i.user, [i]);
+  }
+  return coldStart(scratch, byUser, items);
+}
+
+function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, users: number, seed: number): UserFields {
+  const slotFields = (prefix: string, ids: Int32Array[]) => tune.slots.map((s, j) => ({ name: `${prefix}_${s.name}`, vocabSize: s.k, perUser: ids[j] }));
+  switch (features) {
+    case 'id':
+      return { sparse: [] };
+    case 'id+userip':
+      return { sparse: slotFields('userip', data.userip) };
+    case 'id+mfkmeans':
+      return { sparse: slotFields('mfkmeans', data.mfkmeans) };
+    case 'id+random':
+      return { sparse: slotFields('random', randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
+    case 'id+softtokens':
+      return { sparse: [], dense: { name: 'softtokens', width: tune.slots.length * tune.hidden, perUser: data.softTokens } };
+  }
+}
+
+function testMetrics(test: RowSet, probs: Float32Array, trainCount: Int32Array): Pick<RunRecord, 'auc' | 'logloss' | 'gauc' | 'buckets'> {
+  const buckets: Record<string, BucketMetrics> = {};
+  for (const { name, min, max } of ACTIVITY_BUCKETS) {
+    const inBucket = (r: number) => trainCount[test.user[r]] >= min && trainCount[test.user[r]] <= max;
+    const rows = selectRows(test, inBucket);
+    const p = probs.filter((_, r) => inBucket(r));
+    buckets[name] = {
+      users: new Set(rows.user).size,
+      rows: rows.labels.length,
+      auc: rows.labels.length ? auc(rows.labels, p) : NaN,
+      gauc: rows.labels.length ? gauc(rows.labels, p, rows.user) : NaN,
+    };
+  }
+  return { auc: auc(test.labels, probs), logloss: logloss(test.labels, probs), gauc: gauc(test.labels, probs, test.user), buckets };
+}
+
+function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** `elapsed`: seconds since the first CTR run started, so the ETA leaves out the setup (cold-start tuning). */
+function progressLine(run: RunRecord, done: number, total: number, elapsed: number): string {
+  const eta = (elapsed / done) * (total - done);
+  return `[${done}/${total}] ${run.model} ${run.features} ${run.protocol} seed ${run.seed}: AUC ${run.auc.toFixed(4)} logloss ${run.logloss.toFixed(4)} gAUC ${run.gauc.toFixed(4)} (best epoch ${run.best_epoch}/${run.epochs}, ${run.seconds.toFixed(1)} s) | elapsed ${duration(elapsed)}, ETA ${duration(eta)}`;
+}

@@ -1,0 +1,117 @@
+/**
+ * Seed statistics for the comparison report: mean, sample standard deviation, and the paired t-test
+ * that decides whether a feature set's difference to `id` exceeds seed noise. Runs of two feature sets
+ * with the same seed share the seed's shuffles and split, so the per-seed differences are the paired
+ * sample; t = mean(d) / (sd(d) / sqrt(n)) with n - 1 degrees of freedom. The Student t distribution
+ * is computed here (regularized incomplete beta by Lentz's continued fraction, as in Numerical
+ * Recipes §6.4) rather than taken from a library: none is a dependency, and the code is short.
+ */
+
+export function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN;
+}
+
+/** Sample standard deviation (n - 1); NaN for fewer than two values. */
+export function std(xs: readonly number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error below 1e-13). */
+function lnGamma(x: number): number {
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
+  const z = x - 1;
+  let a = c[0];
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction of the incomplete beta function (modified Lentz). */
+function betaFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    for (const aa of [(m * (b - m) * x) / ((a + m2 - 1) * (a + m2)), (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1))]) {
+      d = 1 + aa * d;
+      if (Math.abs(d) < tiny) d = tiny;
+      c = 1 + aa / c;
+      if (Math.abs(c) < tiny) c = tiny;
+      d = 1 / d;
+      h *= d * c;
+    }
+    if (Math.abs(d * c - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** The regularized incomplete beta function I_x(a, b). */
+function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  // The fraction converges fast only on this side of the mean; use the symmetry I_x(a,b) = 1 - I_{1-x}(b,a) otherwise.
+  return x < (a + 1) / (a + b + 2) ? (front * betaFraction(a, b, x)) / a : 1 - (front * betaFraction(b, a, 1 - x)) / b;
+}
+
+/** Two-sided tail probability P(|T| >= |t|) of Student's t with `df` degrees of freedom. */
+export function tTwoSided(t: number, df: number): number {
+  if (!Number.isFinite(t)) return Number.isNaN(t) ? NaN : 0;
+  return incompleteBeta(df / (df + t * t), df / 2, 0.5);
+}
+
+/** The t with P(|T| >= t) = `p` (bisection on the tail, which falls monotonically). */
+export function tCritical(p: number, df: number): number {
+  let lo = 0;
+  let hi = 1;
+  while (tTwoSided(hi, df) > p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (tTwoSided(mid, df) > p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export type Verdict = 'exceeds seed noise' | 'within seed noise' | 'not testable (fewer than 2 seeds)';
+
+export interface PairedTest {
+  /** Seeds compared. */
+  n: number;
+  /** Mean of (feature set - baseline) over seeds. */
+  mean_diff: number;
+  std_diff: number;
+  t: number;
+  df: number;
+  /** Two-sided p-value of the paired t-test. */
+  p_value: number;
+  /** 95% confidence interval of the mean difference (t-based). */
+  ci95: [number, number];
+  verdict: Verdict;
+  /** Which way the mean difference points, for a metric where `higherIsBetter` says which way is good. */
+  direction: 'better' | 'worse' | 'same';
+}
+
+/** Paired t-test of `values` against `baseline` (same seeds, same order); significant at p < `alpha`. */
+export function pairedTest(values: readonly number[], baseline: readonly number[], higherIsBetter: boolean, alpha = 0.05): PairedTest {
+  if (values.length !== baseline.length) throw new Error(`paired test: ${values.length} values but ${baseline.length} baseline values`);
+  const diffs = values.map((v, i) => v - baseline[i]).filter((d) => Number.isFinite(d));
+  const n = diffs.length;
+  const m = mean(diffs);
+  const direction = !(Math.abs(m) > 0) ? 'same' : m > 0 === higherIsBetter ? 'better' : 'worse';
+  if (n < 2) return { n, mean_diff: m, std_diff: NaN, t: NaN, df: 0, p_value: NaN, ci95: [NaN, NaN], verdict: 'not testable (fewer than 2 seeds)', direction };
+  const sd = std(diffs);
+  const se = sd / Math.sqrt(n);
+  // Identical differences on every seed: no noise at all, so any non-zero difference is systematic.
+  const t = se > 0 ? m / se : m === 0 ? 0 : Math.sign(m) * Infinity;
+  const p = tTwoSided(t, n - 1);
+  const half = tCritical(alpha, n - 1) * se;
+  return { n, mean_diff: m, std_diff: sd, t, df: n - 1, p_value: p, ci95: [m - half, m + half], verdict: p < alpha ? 'exceeds seed noise' : 'within seed noise', direction };
+}

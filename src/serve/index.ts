@@ -1,0 +1,14 @@
+/**
+ * Online serving: an HTTP API that scores candidate items for a user with a trained CTR model and
+ * the user's profile IDs from the feature bank (a key lookup, no LM call), plus an LM-in-the-loop
+ * baseline that infers the profile at request time, for comparison.
+ *
+ *   const app = await createServer({ model, modelBankVersion, features: await loadFeatureMap(modelDir), bank });
+ *   await app.listen({ port: 8080 });
+ */
+export { buildFeatureMap, FEATURE_MAP_FILE, indexFeatureMap, loadFeatureMap, saveFeatureMap, type FeatureFieldNames, type FeatureIndex, type FeatureMap, type FeatureVocab } from './features.js';
+export { LmProfiles, type LmProfilesOptions } from './lm-profiles.js';
+export { mirrorBank } from './mirror.js';
+export { mostFrequentIds, type FoundProfile, type ProfileProvider, type ServedSource } from './profiles.js';
+export { ServeSetupError } from './scorer.js';
+export { createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, type ServeOptions } from './server.js';

@@ -1,0 +1,41 @@
+/**
+ * Where the server gets a user's profile IDs: the feature bank (one key lookup, the UserIP path) or,
+ * as a baseline for comparison, the LM at request time (`LmProfiles`).
+ *
+ * A user without a profile gets the default profile: per slot, the ID most users in the bank hold
+ * (ties: the smaller ID), computed once at startup. The most common ID is the best single guess of
+ * an unseen user's ID, and it is a row the CTR model has trained on.
+ */
+import type { FeatureBank } from '../bank/index.js';
+
+/** Where a served profile came from: the bank entry's own source, `bank` (entry without a source), `lm`, or `default`. */
+export type ServedSource = 'tuned' | 'cold-start' | 'bank' | 'lm' | 'default';
+
+export interface FoundProfile {
+  ids: number[];
+  source: Exclude<ServedSource, 'default'>;
+}
+
+export interface ProfileProvider {
+  readonly mode: 'bank' | 'lm';
+  /** The user's IDs in slot order, or undefined for a user it has no profile for. */
+  lookup(user: string): Promise<FoundProfile | undefined>;
+}
+
+export class BankProfiles implements ProfileProvider {
+  readonly mode = 'bank';
+
+  constructor(private readonly bank: FeatureBank) {}
+
+  async lookup(user: string): Promise<FoundProfile | undefined> {
+    const entry = await this.bank.get(user);
+    return entry && { ids: entry.ids, source: entry.source ?? 'bank' };
+  }
+}
+
+/** Per slot, the most frequent ID among the bank's entries (ties and an empty bank: the smallest ID). */
+export async function mostFrequentIds(bank: FeatureBank, slotSizes: readonly number[]): Promise<number[]> {
+  const counts = slotSizes.map((k) => new Float64Array(k));
+  for await (const entry of bank.users()) entry.ids.forEach((id, j) => counts[j][id]++);
+  return counts.map((c) => c.reduce((best, n, id) => (n > c[best] ? id : best), 0));
+}

@@ -1,0 +1,240 @@
+/**
+ * The HTTP API (Fastify):
+ *
+ *   GET  /v1/users/:id/profile   the user's IDs with slot names and the bank version
+ *   POST /v1/score               {user, items[], context?} -> one click probability per item
+ *   GET  /healthz                200 when the bank answers with the version served, else 503
+ *   GET  /metrics                Prometheus text: request counts, latency histogram, profile sources
+ *
+ * Unknown users get the default profile (`mostFrequentIds`) and `unknownUser: true`. Bodies are
+ * checked by JSON schema (no type coercion, no unknown properties) under a size limit; every bad
+ * input gets a 4xx with a message saying what is wrong. A bank that stops answering (Redis down)
+ * gives 503 naming it.
+ */
+import { STATUS_CODES } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
+import type { CtrModel } from '../ctr/index.js';
+import type { FeatureIndex } from './features.js';
+import { METRICS_CONTENT_TYPE, ServeMetrics } from './metrics.js';
+import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
+import { Scorer, ServeSetupError } from './scorer.js';
+
+/** Candidates per scoring request. */
+export const MAX_ITEMS = 1000;
+/** Characters per user or item id. */
+export const MAX_ID_LENGTH = 256;
+/** Request body bytes; 1000 ids of 40 characters fit. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** Unknown item ids listed in a 422 answer; the count is always given. */
+const UNKNOWN_ITEMS_SHOWN = 20;
+
+export interface ServeOptions {
+  model: CtrModel;
+  /** The bank version the model was trained with (`loadCtrModel`'s `bankVersion`). */
+  modelBankVersion: string;
+  features: FeatureIndex;
+  /** Holds the IDs (bank mode); in LM mode it still gives the version, slots and default profile. */
+  bank: FeatureBank;
+  /** Where profiles come from; default: the bank. */
+  profiles?: ProfileProvider;
+  bodyLimit?: number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const idSchema = { anyOf: [{ type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH }, { type: 'integer' }] } as const;
+const slotsSchema = {
+  type: 'array',
+  items: { type: 'object', properties: { name: { type: 'string' }, id: { type: 'integer' } }, required: ['name', 'id'] },
+} as const;
+const profileProperties = {
+  user: { type: 'string' },
+  bankVersion: { type: 'string' },
+  mode: { type: 'string' },
+  unknownUser: { type: 'boolean' },
+  source: { type: 'string' },
+  slots: slotsSchema,
+} as const;
+const errorSchema = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
+
+interface ScoreBody {
+  user: string | number;
+  items: (string | number)[];
+  context?: Record<string, string | number | boolean>;
+}
+
+/** Checks that model, feature map and bank belong together, then builds the (not yet listening) server. */
+export async function createServer(options: ServeOptions): Promise<FastifyInstance> {
+  const { model, features, bank } = options;
+  const version = await bank.version();
+  if (version === undefined) throw new ServeSetupError('the feature bank has no version: it holds no profiles of a tune run');
+  const bankVersion = versionId(version);
+  if (bankVersion !== options.modelBankVersion) {
+    throw new ServeSetupError(
+      `the feature bank has version ${bankVersion} (lm ${version.lmId}) but the CTR model was trained on bank version ${options.modelBankVersion}; serve the bank the model was trained with, or retrain the model on this bank`,
+    );
+  }
+  const scorer = new Scorer(model, features, version.slots);
+  const defaults = await mostFrequentIds(bank, version.slots.map((s) => s.k));
+  const profiles = options.profiles ?? new BankProfiles(bank);
+  const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Longer path ids get 414, as long body ids get 400.
+    routerOptions: { maxParamLength: MAX_ID_LENGTH },
+    // Router-level errors (overlong or badly encoded paths) in the same shape as every other error.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      reply.code(status).send({ error: STATUS_CODES[status] ?? 'Client Error', message: error.message });
+    },
+    // Fastify coerces types by default ("1" -> 1, "a" -> ["a"]); a wrong type here is the client's error to hear about.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Fastify's own wording, plus the name of an unknown property.
+    schemaErrorFormatter: (errors, dataVar) =>
+      new Error(
+        errors
+          .map((e) => `${dataVar}${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? `: "${String(e.params.additionalProperty)}"` : ''}`)
+          .join(', '),
+      ),
+  });
+
+  // Work a request started (an LM pass, a model run) may outlive its client; closing waits for it,
+  // so whoever closes the runtimes after the server does not pull them from under it.
+  const running = new Set<Promise<unknown>>();
+  const tracked = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work);
+    work.then(
+      () => running.delete(work),
+      () => running.delete(work),
+    );
+    return work;
+  };
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(running);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof FeatureBankError) {
+      request.log.warn({ err: error }, 'feature bank unavailable');
+      return reply.code(503).send({ error: 'Service Unavailable', message: `the feature bank is unavailable: ${error.message}` });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Client Error', message: error.message });
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'Internal Server Error', message: 'internal error; see the server log' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  /** The profile the server uses for `user`, and where it came from. */
+  async function profileOf(user: string): Promise<{ ids: number[]; source: ServedSource; unknownUser: boolean }> {
+    const found = await profiles.lookup(user);
+    const profile = found ? { ...found, unknownUser: false } : { ids: defaults, source: 'default' as const, unknownUser: true };
+    metrics.observeProfile(profile.source);
+    return profile;
+  }
+  async function scoreUser(user: string, items: Int32Array) {
+    const profile = await profileOf(user);
+    return { profile, probabilities: await scorer.score(user, profile.ids, items) };
+  }
+  const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/users/:id/profile',
+    {
+      schema: {
+        response: { 200: { type: 'object', properties: profileProperties }, '4xx': errorSchema, '5xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const user = request.params.id;
+      const profile = await tracked(profileOf(user));
+      return { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) };
+    },
+  );
+
+  app.post<{ Body: ScoreBody }>(
+    '/v1/score',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            user: idSchema,
+            items: { type: 'array', minItems: 1, maxItems: MAX_ITEMS, items: idSchema },
+            // Accepted for clients that send request context; the CTR models served here have no context fields.
+            context: { type: 'object', maxProperties: 64, additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
+          },
+          required: ['user', 'items'],
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...profileProperties,
+              scores: { type: 'array', items: { type: 'object', properties: { item: { type: 'string' }, probability: { type: 'number' } } } },
+            },
+          },
+          '4xx': { type: 'object', properties: { ...errorSchema.properties, unknownItems: { type: 'array', items: { type: 'string' } }, unknownItemCount: { type: 'integer' } } },
+          '5xx': errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = String(request.body.user);
+      const items = request.body.items.map(String);
+      const { indices, unknown } = scorer.itemIndices(items);
+      if (unknown.length > 0) {
+        return reply.code(422).send({
+          error: 'Unprocessable Entity',
+          message: `${unknown.length} of the candidate items are not in the model's catalog: ${unknown.slice(0, UNKNOWN_ITEMS_SHOWN).join(', ')}${unknown.length > UNKNOWN_ITEMS_SHOWN ? ', ...' : ''}`,
+          unknownItems: unknown.slice(0, UNKNOWN_ITEMS_SHOWN),
+          unknownItemCount: unknown.length,
+        });
+      }
+      const { profile, probabilities } = await tracked(scoreUser(user, indices));
+      return {
+        user,
+        bankVersion,
+        mode: profiles.mode,
+        unknownUser: profile.unknownUser,
+        source: profile.source,
+        slots: slotList(profile.ids),
+        scores: items.map((item, i) => ({ item, probability: probabilities[i] })),
+      };
+    },
+  );
+
+  // Reads the bank's version: cheap on every store, and it catches a bank re-stamped under a running
+  // server, whose IDs no longer mean what the model learned.
+  app.get('/healthz', async (_request, reply) => {
+    let current;
+    try {
+      current = await bank.version();
+    } catch (error) {
+      return reply.code(503).send({ status: 'unavailable', mode: profiles.mode, bankVersion, message: (error as Error).message });
+    }
+    const currentId = current && versionId(current);
+    if (currentId !== bankVersion) {
+      const message = `the feature bank's version is now ${currentId ?? 'none'}; this server was started on ${bankVersion} and must be restarted (with a model trained on the new bank)`;
+      return reply.code(503).send({ status: 'stale', mode: profiles.mode, bankVersion, message });
+    }
+    return { status: 'ok', mode: profiles.mode, bankVersion, defaultProfile: slotList(defaults) };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(METRICS_CONTENT_TYPE);
+    return metrics.text();
+  });
+
+  return app;
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { mean, pairedTest, std, tCritical, tTwoSided } from '../../src/eval/stats.js';
+
+const close = (actual: number, expected: number, tol: number, what: string) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
+
+it('Student t tails match the closed forms for 1, 2 and 4 degrees of freedom', () => {
+  for (const t of [0.3, 1, 2.5, 7]) {
+    // df 1 is the Cauchy distribution; df 2 and 4 have closed forms in theta = atan(t / sqrt(df)).
+    close(tTwoSided(t, 1), 1 - (2 / Math.PI) * Math.atan(t), 1e-12, `df 1, t ${t}`);
+    close(tTwoSided(t, 2), 1 - t / Math.sqrt(2 + t * t), 1e-12, `df 2, t ${t}`);
+    const theta = Math.atan(t / 2);
+    close(tTwoSided(t, 4), 1 - Math.sin(theta) * (1 + Math.cos(theta) ** 2 / 2), 1e-12, `df 4, t ${t}`);
+  }
+  assert.equal(tTwoSided(0, 3), 1);
+  // Textbook critical values t(0.975, df).
+  close(tCritical(0.05, 1), 12.7062047, 1e-6, 'df 1');
+  close(tCritical(0.05, 4), 2.7764451, 1e-6, 'df 4');
+  close(tCritical(0.05, 30), 2.0422725, 1e-6, 'df 30');
+});
+
+it('paired t-test on a hand case', () => {
+  // Differences 0.01 .. 0.05: mean 0.03, sd sqrt(2.5)/100, t = 0.03 / (sd / sqrt 5) = 4.2426, df 4.
+  const test = pairedTest([0.71, 0.72, 0.73, 0.74, 0.75], [0.7, 0.7, 0.7, 0.7, 0.7], true);
+  close(test.mean_diff, 0.03, 1e-12, 'mean');
+  close(test.std_diff, Math.sqrt(2.5) / 100, 1e-12, 'sd');
+  close(test.t, 0.03 / (Math.sqrt(2.5) / 100 / Math.sqrt(5)), 1e-9, 't');
+  assert.equal(test.df, 4);
+  const theta = Math.atan(test.t / 2);
+  close(test.p_value, 1 - Math.sin(theta) * (1 + Math.cos(theta) ** 2 / 2), 1e-12, 'p');
+  close(test.p_value, 0.013236, 1e-6, 'p (table)');
+  close(test.ci95[0], 0.03 - 2.7764451 * 0.00707107, 1e-6, 'ci low');
+  close(test.ci95[1], 0.03 + 2.7764451 * 0.00707107, 1e-6, 'ci high');
+  assert.equal(test.verdict, 'exceeds seed noise');
+  assert.equal(test.direction, 'better');
+});
+
+it('verdicts: noise larger than the difference, a lower-is-better metric, constant differences, one seed', () => {
+  const noisy = pairedTest([0.70, 0.74, 0.69, 0.75, 0.71], [0.72, 0.71, 0.72, 0.71, 0.72], true);
+  assert.equal(noisy.verdict, 'within seed noise');
+  assert.ok(noisy.p_value > 0.05 && noisy.ci95[0] < 0 && noisy.ci95[1] > 0);
+  const logloss = pairedTest([0.5, 0.51, 0.52], [0.4, 0.4, 0.41], false);
+  assert.equal(logloss.direction, 'worse');
+  const constant = pairedTest([0.6, 0.7], [0.5, 0.6], true);
+  assert.equal(constant.p_value, 0);
+  assert.equal(constant.verdict, 'exceeds seed noise');
+  const one = pairedTest([0.6], [0.5], true);
+  assert.equal(one.verdict, 'not testable (fewer than 2 seeds)');
+  assert.ok(Number.isNaN(one.p_value));
+});
+
+it('mean and sample standard deviation', () => {
+  assert.equal(mean([1, 2, 3, 4]), 2.5);
+  close(std([1, 2, 3, 4]), Math.sqrt(5 / 3), 1e-12, 'std');
+  assert.ok(Number.isNaN(std([1])));
+});
