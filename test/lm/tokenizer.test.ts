@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { gpt2Tokenizer, loadTokenizer, tokenizerFromVocabMerges } from '../../src/lm/tokenizer.js';
 import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { gpt2VocabMerges } from '../../src/lm/pretrain.js';
 
 const SAMPLES = [
   'Hello world',
@@ -47,49 +47,9 @@ describe('gpt2Tokenizer', () => {
   });
 });
 
-/**
- * GPT-2's real vocab.json/merges.txt, rebuilt from the r50k_base ranks that gpt-tokenizer ships: ids
- * are ranks; a token's merge is the last pair BPE joins when only lower-ranked merges exist.
- */
-async function realGpt2VocabMerges(): Promise<{ vocab: Record<string, number>; merges: string[] }> {
-  const path = fileURLToPath(import.meta.resolve('gpt-tokenizer/data/r50k_base.tiktoken'));
-  const tokens: Buffer[] = [];
-  const ranks = new Map<string, number>();
-  for (const line of (await readFile(path, 'utf8')).split('\n')) {
-    if (!line) continue;
-    const [b64, rank] = line.split(' ');
-    tokens[Number(rank)] = Buffer.from(b64, 'base64');
-    ranks.set(tokens[Number(rank)].toString('latin1'), Number(rank));
-  }
-  // bytes_to_unicode from GPT-2's encoder.py
-  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  const byteChar: string[] = [];
-  let shifted = 0;
-  for (let b = 0; b < 256; b++) byteChar[b] = String.fromCharCode(printable(b) ? b : 256 + shifted++);
-  const show = (latin1: string) => Array.from(Buffer.from(latin1, 'latin1'), (b) => byteChar[b]).join('');
-
-  const vocab: Record<string, number> = { '<|endoftext|>': 50256 };
-  tokens.forEach((t, rank) => (vocab[show(t.toString('latin1'))] = rank));
-  const merges: string[] = ['#version: 0.2'];
-  for (let rank = 256; rank < tokens.length; rank++) {
-    const parts = Array.from(tokens[rank], (b) => String.fromCharCode(b));
-    while (parts.length > 2) {
-      let best = -1;
-      let bestRank = Infinity;
-      for (let i = 0; i + 1 < parts.length; i++) {
-        const r = ranks.get(parts[i] + parts[i + 1]);
-        if (r !== undefined && r < rank && r < bestRank) [best, bestRank] = [i, r];
-      }
-      parts.splice(best, 2, parts[best] + parts[best + 1]);
-    }
-    merges.push(parts.map(show).join(' '));
-  }
-  return { vocab, merges };
-}
-
 describe('vocab.json + merges.txt', () => {
   test("GPT-2's real files give exactly gpt-tokenizer's ids", async () => {
-    const { vocab, merges } = await realGpt2VocabMerges();
+    const { vocab, merges } = await gpt2VocabMerges();
     assert.deepEqual(merges.slice(1, 4), ['Ġ t', 'Ġ a', 'h e'], 'the start of GPT-2 merges.txt');
     const tok = tokenizerFromVocabMerges(vocab, merges, { name: 'gpt2 files' });
     const reference = gpt2Tokenizer();
