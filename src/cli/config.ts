@@ -7,7 +7,16 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
-export async function resolveConfig<S extends z.ZodType>(schema: S, configFile: string | undefined, flags: Record<string, unknown>): Promise<z.infer<S>> {
+/**
+ * Settings from a JSON config file, then flags (flags win). `nested` names flags that set fields of
+ * one object of the config (e.g. `ctr`): they are merged into the file's object instead of replacing it.
+ */
+export async function resolveConfig<S extends z.ZodType>(
+  schema: S,
+  configFile: string | undefined,
+  flags: Record<string, unknown>,
+  nested?: { key: string; flags: readonly string[] },
+): Promise<z.infer<S>> {
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
     try {
@@ -16,8 +25,11 @@ export async function resolveConfig<S extends z.ZodType>(schema: S, configFile: 
       throw new Error(`cannot read config ${configFile}: ${(err as Error).message}`);
     }
   }
-  const given = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config'));
-  const parsed = schema.safeParse({ ...fromFile, ...given });
+  const given = (keep: (key: string) => boolean) => Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config' && keep(k)));
+  const merged = nested
+    ? { ...fromFile, ...given((k) => !nested.flags.includes(k)), [nested.key]: { ...(fromFile[nested.key] as object | undefined), ...given((k) => nested.flags.includes(k)) } }
+    : { ...fromFile, ...given(() => true) };
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) throw new Error(`invalid settings${configFile ? ` (config ${configFile} plus flags)` : ''}:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

@@ -1,16 +1,17 @@
 /**
  * `userip demo`: the main job on the embedded defaults — MovieLens latest-small and the house LM:
- * prepare -> tune soft tokens -> codebooks -> feature bank -> explain. Every stage writes under the
- * output directory with its effective config, so the demo is also a worked example of the CLI.
+ * prepare -> tune soft tokens -> codebooks -> feature bank -> explain -> export -> CTR comparison
+ * (five feature sets, warm and cold start, 5 seeds) -> the serving model. Every stage writes under
+ * the output directory with its effective config, so the demo is also a worked example of the CLI.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { compareFeatureSets, trainServingModel, type CompareReport } from '../eval/index.js';
 import { exportBank } from './bank.js';
 import { intFlag, writeJson } from './config.js';
 import { prepareData } from './data.js';
+import { formatCompare } from './eval.js';
 import { explainCommand, formatExplanation, tuneCommand, tuneSchema, type TuneSummary } from './profile.js';
-
-const NOT_BUILT_YET = ['CTR comparison (eval compare)'];
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -19,12 +20,20 @@ export function registerDemoCommand(program: Command): void {
     .option('--out <dir>', 'output directory', 'runs/demo')
     .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text', intFlag, 64)
     .option('--epochs <n>', 'profile tuning epochs', intFlag, 3)
-    .action(async (opts: { out: string; behaviourTokens: number; epochs: number }) => {
+    .option('--seeds <n>', 'CTR seeds per feature set and protocol', intFlag, 5)
+    .action(async (opts: DemoOptions) => {
       await runDemo(opts);
     });
 }
 
-async function runDemo(opts: { out: string; behaviourTokens: number; epochs: number }): Promise<void> {
+interface DemoOptions {
+  out: string;
+  behaviourTokens: number;
+  epochs: number;
+  seeds: number;
+}
+
+async function runDemo(opts: DemoOptions): Promise<void> {
   const started = Date.now();
   const stage = (name: string) => console.log(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
@@ -46,10 +55,24 @@ async function runDemo(opts: { out: string; behaviourTokens: number; epochs: num
   const exported = await exportBank(run, join(opts.out, 'export'));
   console.log(`  ${exported.rows} users -> ${exported.csv}; soft tokens -> ${exported.soft_tokens}`);
 
+  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+random, id+softtokens; warm and cold start; ${opts.seeds} seeds`);
+  const report = await compareFeatureSets({ data, run, out: opts.out, seeds: Array.from({ length: opts.seeds }, (_, i) => i) });
+  console.log(formatCompare(report));
+
+  stage('ctr train: the serving model (DCN on id+userip)');
+  const serveModel = join(opts.out, 'serve-model');
+  const serving = await trainServingModel({ data, run, out: serveModel });
+  console.log(`  ${serving.model} on ${serving.fields.join(', ')}: test AUC ${serving.test_auc.toFixed(4)}, logloss ${serving.test_logloss.toFixed(4)} (best epoch ${serving.best_epoch}/${serving.epochs}) -> ${serveModel}`);
+
   const seconds = (Date.now() - started) / 1000;
-  await writeJson(join(opts.out, 'summary.json'), { data: prepared, tune: { ...tune, history: tune.history }, explain: explanation, export: exported, not_built_yet: NOT_BUILT_YET, seconds });
-  stage(`done: everything is under ${opts.out}/ (summary.json)`);
-  console.log(`  not built yet: ${NOT_BUILT_YET.join('; ')}`);
+  await writeJson(join(opts.out, 'summary.json'), { data: prepared, tune, explain: explanation, export: exported, compare: compareSummary(report), serving, seconds });
+  stage(`done: everything is under ${opts.out}/ (summary.json, report.md, report.json, auc.svg, curves.svg, codebook-usage.svg)`);
+  console.log(`  serve it:  npx userip serve --model ${serveModel} --bank ${join(run, 'bank.sqlite')}`);
+}
+
+/** The report's headline rows; the full report is report.json next to it. */
+function compareSummary(report: CompareReport) {
+  return { report: 'report.json', seconds: report.seconds, ctr: report.ctr.map(({ model, features, protocol, seeds, auc_mean, auc_std, logloss_mean, logloss_std }) => ({ model, features, protocol, seeds, auc_mean, auc_std, logloss_mean, logloss_std })) };
 }
 
 function printTune(t: TuneSummary): void {

@@ -5,13 +5,22 @@
  */
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { z } from 'zod';
 import { CTR_MODELS } from '../ctr/index.js';
 import { attributesSchema, compareFeatureSets, compareSchema, evalAttributes, FEATURE_SETS, PROTOCOLS, type AttributesReport, type CompareConfig, type CompareReport } from '../eval/index.js';
-import { intFlag, numberFlag, readJson, resolveConfig, saveConfig } from './config.js';
+import { intFlag, numberFlag, resolveConfig, saveConfig } from './config.js';
 
 /** Flags that set a field of the config's `ctr` object rather than a top-level one. */
-const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize'] as const;
+export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize'] as const;
+
+/** The CTR_FLAGS options, with the defaults of the `ctr` settings of `eval compare` and `ctr train`. */
+export function addCtrOptions(command: Command): Command {
+  return command
+    .option('--epochs <n>', 'CTR epochs at most (default 10)', intFlag)
+    .option('--patience <n>', 'epochs without a better validation AUC before stopping (default 3)', intFlag)
+    .option('--lr <x>', 'Adam learning rate (default 0.003)', numberFlag)
+    .option('--batch-size <n>', 'CTR batch size (default 256)', intFlag)
+    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag);
+}
 
 const listFlag = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -20,7 +29,7 @@ const seedsFlag = (v: string): number[] => (v.includes(',') ? listFlag(v).map(in
 
 export function evalCommand(): Command {
   const evaluation = new Command('eval').description('experiments: CTR feature sets compared over seeds; profile recovery against true user attributes');
-  evaluation
+  const compare = evaluation
     .command('compare')
     .description(`train one CTR model per feature set (${FEATURE_SETS.join(', ')}), protocol (warm, cold) and seed; write report.md, report.json, auc.svg, curves.svg, codebook-usage.svg`)
     .option('--config <file>', 'JSON config: any setting below, plus "ctr" (CTR model settings) and "mf" (MF baseline settings); flags override it')
@@ -33,19 +42,14 @@ export function evalCommand(): Command {
     .option('--protocols <list>', `comma-separated protocols (default ${PROTOCOLS.join(',')})`, listFlag)
     .option('--cold-fraction <x>', 'share of the users with held-out rows left out of CTR training (default 0.2)', numberFlag)
     .option('--cold-seed <n>', 'picks the cold-start users (default 0)', intFlag)
-    .option('--epochs <n>', 'CTR epochs at most (default 10)', intFlag)
-    .option('--patience <n>', 'epochs without a better validation AUC before stopping (default 3)', intFlag)
-    .option('--lr <x>', 'Adam learning rate (default 0.003)', numberFlag)
-    .option('--batch-size <n>', 'CTR batch size (default 256)', intFlag)
-    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag)
-    .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
-    .action(async (flags: Record<string, unknown>) => {
-      const config = await resolveCompareConfig(flags);
-      await saveConfig(config.out, config);
-      const report = await compareFeatureSets(config);
-      console.log(formatCompare(report));
-      console.log(`\nreport: ${join(config.out, 'report.md')} (and report.json, auc.svg, curves.svg, codebook-usage.svg)`);
-    });
+    .option('--threads <n>', 'ORT threads (default: all cores)', intFlag);
+  addCtrOptions(compare).action(async (flags: Record<string, unknown>) => {
+    const config = await resolveCompareConfig(flags);
+    await saveConfig(config.out, config);
+    const report = await compareFeatureSets(config);
+    console.log(formatCompare(report));
+    console.log(`\nreport: ${join(config.out, 'report.md')} (and report.json, auc.svg, curves.svg, codebook-usage.svg)`);
+  });
   evaluation
     .command('attributes')
     .description('profile recovery: NMI of each slot\'s IDs with each true attribute, linear-probe accuracy from the soft tokens, against MF-k-means and chance')
@@ -69,13 +73,7 @@ export function evalCommand(): Command {
 
 /** Config file, then flags; the CTR flags are merged into the file's `ctr` object instead of replacing it. */
 export async function resolveCompareConfig(flags: Record<string, unknown>): Promise<CompareConfig> {
-  const file = typeof flags.config === 'string' ? flags.config : undefined;
-  const fromFile = file ? await readJson<Record<string, unknown>>(file) : {};
-  const given = (keys: readonly string[], keep: boolean) => Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config' && keys.includes(k) === keep));
-  const merged = { ...fromFile, ...given(CTR_FLAGS, false), ctr: { ...(fromFile.ctr as object | undefined), ...given(CTR_FLAGS, true) } };
-  const parsed = compareSchema.safeParse(merged);
-  if (!parsed.success) throw new Error(`invalid settings${file ? ` (config ${file} plus flags)` : ''}:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return resolveConfig(compareSchema, flags.config as string | undefined, flags, { key: 'ctr', flags: CTR_FLAGS });
 }
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '  n/a ');

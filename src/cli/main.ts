@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { bankCommand } from './bank.js';
+import { ctrCommand } from './ctr.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
 import { serveCommand } from './serve.js';
@@ -21,6 +22,7 @@ program.addCommand(dataCommand());
 registerLmCommands(program);
 program.addCommand(profileCommand());
 program.addCommand(bankCommand());
+program.addCommand(ctrCommand());
 program.addCommand(evalCommand());
 program.addCommand(serveCommand());
 registerDemoCommand(program);

@@ -20,14 +20,14 @@ import { toJson, writeFileAtomic } from './io.js';
 import type { Rating } from './mf.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, selectRows, type RowSet, type UserFields, type Vocab } from './table.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
 
 /**
  * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped
  * data faster than 1e-3, patience 3 keeps DCN from stopping at the main effects, and 10 epochs bound
  * the wall time of 50 runs.
  */
-const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
+export const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
   lr: z.number().positive().default(3e-3),
   epochs: z.number().int().positive().default(10),
   patience: z.number().int().positive().default(3),
@@ -294,16 +294,15 @@ async function coldStartProfiles(tune: TuneRun, dir: string, interactions: Inter
 }
 
 function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, users: number, seed: number): UserFields {
-  const slotFields = (prefix: string, ids: Int32Array[]) => tune.slots.map((s, j) => ({ name: `${prefix}_${s.name}`, vocabSize: s.k, perUser: ids[j] }));
   switch (features) {
     case 'id':
       return { sparse: [] };
     case 'id+userip':
-      return { sparse: slotFields('userip', data.userip) };
+      return { sparse: slotIdFields('userip', tune.slots, data.userip) };
     case 'id+mfkmeans':
-      return { sparse: slotFields('mfkmeans', data.mfkmeans) };
+      return { sparse: slotIdFields('mfkmeans', tune.slots, data.mfkmeans) };
     case 'id+random':
-      return { sparse: slotFields('random', randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
+      return { sparse: slotIdFields('random', tune.slots, randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
     case 'id+softtokens':
       return { sparse: [], dense: { name: 'softtokens', width: tune.slots.length * tune.hidden, perUser: data.softTokens } };
   }

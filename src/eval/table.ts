@@ -70,6 +70,11 @@ export interface UserFields {
   dense?: { name: string; width: number; perUser: Float32Array };
 }
 
+/** One sparse field per profile slot, named `<prefix>_<slot>`, from per-slot columns of per-user IDs. */
+export function slotIdFields(prefix: string, slots: readonly { name: string; k: number }[], ids: readonly Int32Array[]): UserFields['sparse'] {
+  return slots.map((s, j) => ({ name: `${prefix}_${s.name}`, vocabSize: s.k, perUser: ids[j] }));
+}
+
 export function fieldSchema(vocab: Vocab, fields: UserFields): FieldSchemaInput {
   return {
     sparse: [

@@ -1,6 +1,7 @@
 /**
  * `userip serve` on a run laid out like the demo's (20 MovieLens users, tiny LM): bank mode from
- * SQLite and from Redis, lm mode from the tune run, version refusal, and the command's own process.
+ * SQLite and from Redis, lm mode from the tune run, version refusal, and the command's own process;
+ * and `userip ctr train`, which makes the serving model.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SqliteFeatureBank } from '../../src/bank/index.js';
+import { SqliteFeatureBank, versionId } from '../../src/bank/index.js';
 import { openServer, serveSchema, type OpenedServer, type ServeConfig } from '../../src/cli/serve.js';
 import { writeDemoLikeRun } from './demoFixture.js';
 import { startRedisServer } from './redisServer.js';
@@ -122,4 +123,31 @@ it('`userip serve` listens, answers, and exits cleanly on SIGTERM', async () => 
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0);
+});
+
+it('`userip ctr train` merges config-file and flag CTR settings, records the bank version, and is deterministic', async () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const config = join(dir, 'ctr-train.json');
+  await writeFile(config, JSON.stringify({ ctr: { mlp: [8], epochs: 5 }, threads: 1 }));
+  const train = (out: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [cli, 'ctr', 'train', '--config', config, '--data', join(dir, 'data'), '--run', join(dir, 'profile'), '--out', out, '--epochs', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.on('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`ctr train exited with ${code}`))));
+    });
+  const [a, b] = [join(dir, 'ctr-a'), join(dir, 'ctr-b')];
+  const summary = JSON.parse(await train(a));
+  await train(b);
+  const saved = JSON.parse(await readFile(join(a, 'train.json'), 'utf8'));
+  assert.deepEqual(saved.config.ctr.mlp, [8]);
+  assert.equal(saved.config.ctr.epochs, 1);
+  assert.equal(summary.epochs, 1);
+  const bank = await SqliteFeatureBank.open(join(dir, 'profile', 'bank.sqlite'), { readonly: true });
+  const version = versionId((await bank.version())!);
+  await bank.close();
+  assert.equal(summary.bank_version, version);
+  assert.ok(summary.test_auc > 0 && summary.test_auc < 1);
+  const weights = async (d: string) => readFile(join(d, JSON.parse(await readFile(join(d, 'model.json'), 'utf8')).weights));
+  assert.deepEqual(await weights(a), await weights(b));
 });

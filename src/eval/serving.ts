@@ -1,0 +1,85 @@
+/**
+ * The model `userip serve` loads: one CTR model on the ID fields plus the feature bank's profile IDs
+ * (the `id+userip` feature set of the comparison), trained on the train split with early stopping on
+ * the validation split, scored once on the test split, and saved with the bank version it was trained
+ * against and the feature map that turns raw user and item ids into its inputs.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { loadPrepared } from '../cli/data.js';
+import { CTR_MODELS, CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
+import { Runtime } from '../engine/index.js';
+import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
+import { compareCtrSchema } from './compare.js';
+import { toJson, writeFileAtomic } from './io.js';
+import { bankIdColumns, readTuneRun } from './run.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
+
+export const servingModelSchema = z
+  .object({
+    /** Output directory of `userip data prepare`. */
+    data: z.string(),
+    /** Output directory of `userip profile tune` on that data; its bank feeds the model. */
+    run: z.string(),
+    /** Where model.json, its weights, features.json and train.json go. */
+    out: z.string(),
+    model: z.enum(CTR_MODELS).default('dcn'),
+    seed: z.number().int().default(0),
+    ctr: compareCtrSchema.prefault({}),
+    threads: z.number().int().positive().optional(),
+  })
+  .strict();
+export type ServingModelConfig = z.infer<typeof servingModelSchema>;
+
+export interface ServingModelSummary {
+  dir: string;
+  model: string;
+  bank_version: string;
+  fields: string[];
+  rows: { train: number; valid: number; test: number };
+  best_epoch: number;
+  epochs: number;
+  valid_auc: number;
+  test_auc: number;
+  test_logloss: number;
+  seconds: number;
+}
+
+export async function trainServingModel(input: z.input<typeof servingModelSchema>): Promise<ServingModelSummary> {
+  const config = servingModelSchema.parse(input);
+  const started = performance.now();
+  const prepared = await loadPrepared(config.data);
+  const tune = await readTuneRun(config.run);
+  const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
+  const users = [...vocab.users.keys()];
+  // The serving feature map names the slot fields userip_<slot>, as slotIdFields does here.
+  const fields = { sparse: slotIdFields('userip', tune.slots, bankIdColumns(tune, users)) };
+  const table = (rows: typeof prepared.split.train) => ctrTable(encodeRows(rows, vocab, prepared.config.threshold), fields);
+  const [train, valid, test] = [table(prepared.split.train), table(prepared.split.valid), table(prepared.split.test)];
+
+  const runtime = new Runtime({ threads: config.threads });
+  try {
+    const model = new CtrModel({ ...config.ctr, model: config.model, seed: config.seed }, fieldSchema(vocab, fields), { runtime });
+    const result = await trainCtr(model, train, valid);
+    const probs = await model.predict(test);
+    await saveCtrModel(model, config.out, { bankVersion: tune.summary.bank_version });
+    await saveFeatureMap(config.out, buildFeatureMap(vocab, tune.slots));
+    const summary: ServingModelSummary = {
+      dir: config.out,
+      model: config.model,
+      bank_version: tune.summary.bank_version,
+      fields: model.schema.sparse.map((f) => f.name),
+      rows: { train: train.labels.length, valid: valid.labels.length, test: test.labels.length },
+      best_epoch: result.bestEpoch,
+      epochs: result.history.length,
+      valid_auc: result.bestValidAuc ?? NaN,
+      test_auc: auc(test.labels, probs),
+      test_logloss: logloss(test.labels, probs),
+      seconds: (performance.now() - started) / 1000,
+    };
+    await writeFileAtomic(join(config.out, 'train.json'), toJson({ config, ...summary }));
+    return summary;
+  } finally {
+    await runtime.close();
+  }
+}
