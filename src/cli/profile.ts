@@ -10,7 +10,7 @@ import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js
 import { behaviourText, splitBehaviourText, type Interaction, type ItemInfo } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type CausalLm } from '../lm/index.js';
-import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
+import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_LM_EXPLAIN, DEFAULT_SLOTS, TOKEN_INITS, describeCodesWithLm, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type CodeLmText, type LmExplainOptions, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
 import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
 import { hashOf, intFlag, numberFlag, readJson, resolveConfig, saveConfig, writeJson } from './config.js';
 import { loadPrepared } from './data.js';
@@ -25,6 +25,7 @@ export const tuneSchema = z.object({
   behaviourSource: z.enum(['items', 'reviews', 'both']).default('items'),
   behaviourTokens: z.number().int().positive().default(128),
   mask: z.enum(MASK_MODES).default('paper'),
+  init: z.enum(TOKEN_INITS).default('per-user'),
   lr: z.number().positive().default(0.01),
   batchSize: z.number().int().positive().default(8),
   epochs: z.number().int().positive().default(4),
@@ -76,6 +77,7 @@ export function profileCommand(): Command {
     .requiredOption('--out <dir>', 'output directory (rerun with the same one to resume)')
     .option('--lm <dir>', 'Hugging Face model directory, or "house" for the shipped house LM (default)')
     .option('--mask <mode>', `attention mask: ${MASK_MODES.join(' | ')} (default paper)`)
+    .option('--init <how>', `soft-token initialisation: ${TOKEN_INITS.join(' | ')} (default per-user; shared: one random vector per slot for every user)`)
     .option('--behaviour-source <src>', 'items | reviews | both (default items)')
     .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text (default 128)', intFlag)
     .option('--epochs <n>', 'passes over the users (default 4)', intFlag)
@@ -136,6 +138,7 @@ async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: Tu
   try {
     return await tuneProfiles(lm, template, users, {
       mask: config.mask,
+      init: config.init,
       lr: config.lr,
       batchSize: config.batchSize,
       epochs: config.epochs,
@@ -289,10 +292,13 @@ export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
 export interface SlotExplanation {
   slot: string;
   text: string;
-  codes: (CodeExplanation & { continuation: string })[];
+  codes: (CodeExplanation & CodeLmText)[];
 }
 
-export async function explainCommand(run: string, opts: { top: number; minCount: number; tokens: number }): Promise<SlotExplanation[]> {
+export async function explainCommand(
+  run: string,
+  opts: { top: number; minCount: number; tokens: number } & Partial<Pick<LmExplainOptions, 'words' | 'noRepeatNgram' | 'minRelativeProb'>>,
+): Promise<SlotExplanation[]> {
   const tuned = await readTunedProfiles(run);
   const prepared = await loadPrepared(tuned.config.data);
   const attributesOf = new Map<string, string[]>();
@@ -304,6 +310,20 @@ export async function explainCommand(run: string, opts: { top: number; minCount:
     attributesOf.set(i.user, list);
   }
   const attributes = tuned.users.map((u) => attributesOf.get(u) ?? []);
+  const lmOptions: LmExplainOptions = {
+    tokens: opts.tokens,
+    words: opts.words ?? opts.top,
+    noRepeatNgram: opts.noRepeatNgram ?? DEFAULT_LM_EXPLAIN.noRepeatNgram,
+    minRelativeProb: opts.minRelativeProb ?? DEFAULT_LM_EXPLAIN.minRelativeProb,
+  };
+  const n = tuned.users.length;
+  const slotVectorsOf = tuned.slots.map((_, j) => slotVectors(tuned.softTokens, n, tuned.slots.length, tuned.hidden, j));
+  // Where another slot's soft token is visible (the behaviour words; the causal mask), it holds that slot's mean token.
+  const fill = slotVectorsOf.map((vectors) => {
+    const mean = new Float32Array(tuned.hidden);
+    for (let u = 0; u < n; u++) for (let d = 0; d < tuned.hidden; d++) mean[d] += vectors[u * tuned.hidden + d] / n;
+    return mean;
+  });
   const runtime = new Runtime({ threads: tuned.config.threads });
   try {
     const lm = await loadLm(tuned.config.lm, runtime);
@@ -311,19 +331,9 @@ export async function explainCommand(run: string, opts: { top: number; minCount:
     const out: SlotExplanation[] = [];
     for (const [j, slot] of tuned.slots.entries()) {
       const cb = tuned.codebooks[j];
-      const vectors = slotVectors(tuned.softTokens, tuned.users.length, tuned.slots.length, tuned.hidden, j);
-      const codes = explainCodes(assign(cb, vectors).ids, cb.k, attributes, { top: opts.top, minCount: opts.minCount });
-      const withText = [];
-      for (const code of codes) {
-        // Exactly what the slot's soft token sees in training: start token, its name, itself.
-        const prefixIds = [template.start, ...template.names[j]];
-        const prefix = new Float32Array((prefixIds.length + 1) * cb.d);
-        prefix.set(lm.embedTokens(prefixIds));
-        prefix.set(cb.centroids.subarray(code.code * cb.d, (code.code + 1) * cb.d), prefixIds.length * cb.d);
-        const continuation = lm.tokenizer.decode(await lm.generate(prefix, { maxNewTokens: opts.tokens }));
-        withText.push({ ...code, continuation });
-      }
-      out.push({ slot: slot.name, text: slot.text, codes: withText });
+      const codes = explainCodes(assign(cb, slotVectorsOf[j]).ids, cb.k, attributes, { top: opts.top, minCount: opts.minCount });
+      const texts = await describeCodesWithLm(lm, template, tuned.config.mask, j, cb.centroids, fill, lmOptions);
+      out.push({ slot: slot.name, text: slot.text, codes: codes.map((code, c) => ({ ...code, ...texts[c] })) });
     }
     await writeJson(join(run, 'explain.json'), out);
     return out;
@@ -346,6 +356,10 @@ export function formatExplanation(slots: SlotExplanation[]): string {
       const attrs = c.top.map((t) => `${t.attribute} x${t.lift.toFixed(2)}`).join(', ') || '(no attribute above the minimum count)';
       lines.push(`  code ${c.code}: ${c.users} users | ${attrs}`);
       lines.push(`    LM: "${s.text}${c.continuation.replace(/\s+/g, ' ')}"`);
+      // exp(contrast): P(word | code) over the geometric mean of P(word | code') across the slot's codes.
+      const words = (list: CodeLmText['words']) => list.map((w) => `"${w.word}" x${Math.exp(w.contrast).toFixed(2)}`).join(', ') || '(none)';
+      lines.push(`    LM words: ${words(c.words)}`);
+      lines.push(`    LM words opening the behaviour: ${words(c.behaviourWords)}`);
     }
   }
   return lines.join('\n');

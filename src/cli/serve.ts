@@ -149,6 +149,7 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
     behaviour: new Map([...text].map(([user, t]) => [user, tok.encode(t)])),
     steps: config.lmSteps ?? tune.epochs,
     mask: tune.mask,
+    init: tune.init,
     lr: tune.lr,
     weightDecay: tune.weightDecay,
     seed: tune.seed,

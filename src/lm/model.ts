@@ -51,6 +51,14 @@ export interface GenerateOptions {
   seed?: number;
   /** [T, T] additive mask over the prefix; default causal. Generated tokens attend to everything before them. */
   attentionMask?: Float32Array;
+  /** [T] position ids of the prefix; default 0..T-1. Generated tokens take the ids after the last one. */
+  positionIds?: readonly number[];
+  /**
+   * Never pick a token that would repeat an n-gram of this many tokens already generated (Hugging
+   * Face's `no_repeat_ngram_size`, over the generated tokens only, since the prefix may hold soft
+   * tokens). Default 0: off.
+   */
+  noRepeatNgram?: number;
 }
 
 export interface LoadOptions {
@@ -128,8 +136,8 @@ export class CausalLm {
 
   /**
    * Continues a sequence given as embeddings [T, D] and returns the new token ids. Each step re-runs
-   * the whole forward (no KV cache). Stops after `maxNewTokens`, at the model's context length, or
-   * at the end-of-sequence token, which is not returned.
+   * the whole forward (no KV cache). Stops after `maxNewTokens`, at the model's context length (the
+   * last position id), or at the end-of-sequence token, which is not returned.
    */
   async generate(prefixEmbeds: Float32Array, options: GenerateOptions): Promise<number[]> {
     const D = this.config.hiddenSize;
@@ -140,27 +148,39 @@ export class CausalLm {
     checkLength('attentionMask', prefixMask, T0 * T0);
     const topK = options.topK ?? 1;
     if (!Number.isInteger(topK) || topK < 1) throw new Error(`generate: topK must be a positive integer, got ${topK}`);
+    const ngram = options.noRepeatNgram ?? 0;
+    if (!Number.isInteger(ngram) || ngram < 0) throw new Error(`generate: noRepeatNgram must be a non-negative integer, got ${ngram}`);
+    const prefixPositions = options.positionIds ?? Array.from({ length: T0 }, (_, i) => i);
+    checkLength('positionIds', prefixPositions, T0);
     const rng = new Rng(options.seed ?? 0);
     const eos = this.config.eosTokenId ?? this.tokenizer.eosId;
     const session = await this.session('forward');
     const generated: number[] = [];
     let embeds = prefixEmbeds;
-    // The last step may run at the full context length: its new token is returned but never fed back.
-    for (let T = T0; generated.length < options.maxNewTokens && T <= this.config.maxPositions; T++) {
+    const positionIds = [...prefixPositions];
+    // The last step may run at the last position id: its new token is returned but never fed back.
+    for (let T = T0; generated.length < options.maxNewTokens && positionIds[T - 1] < this.config.maxPositions; T++) {
       const mask = new Float32Array(T * T);
       for (let i = 0; i < T; i++) {
         for (let j = 0; j < T; j++) mask[i * T + j] = i < T0 && j < T0 ? prefixMask[i * T0 + j] : j <= i ? 0 : MASKED;
       }
-      const feeds = this.feeds({ batch: 1, seq: T, inputsEmbeds: embeds, attentionMask: mask, targets: new Int32Array(T) });
+      const feeds = this.feeds({ batch: 1, seq: T, inputsEmbeds: embeds, attentionMask: mask, positionIds, targets: new Int32Array(T) });
       const logits = (await session.run(feeds, ['logits'])).logits.data as Float32Array;
       // Only ids the tokenizer can decode: checkpoints often pad the embedding past the vocabulary.
-      const next = pickToken(logits.subarray((T - 1) * V, (T - 1) * V + Math.min(V, this.tokenizer.vocabSize)), topK, rng);
+      let row = logits.subarray((T - 1) * V, (T - 1) * V + Math.min(V, this.tokenizer.vocabSize));
+      const banned = repeatedNgramEnds(generated, ngram);
+      if (banned.length) {
+        row = row.slice();
+        for (const id of banned) row[id] = -Infinity;
+      }
+      const next = pickToken(row, topK, rng);
       if (next === eos) break;
       generated.push(next);
       const grown = new Float32Array((T + 1) * D);
       grown.set(embeds);
       grown.set(this.embedTokens([next]), T * D);
       embeds = grown;
+      positionIds.push(positionIds[T - 1] + 1);
     }
     return generated;
   }
@@ -256,6 +276,19 @@ async function modelId(checkpoint: Checkpoint): Promise<string> {
     if (bytes) hash.update(file).update(bytes);
   }
   return `${checkpoint.config.architecture}-${hash.digest('hex').slice(0, 16)}`;
+}
+
+/** The tokens that would complete an n-gram already in `tokens` (every earlier token for n = 1; none for n = 0). */
+function repeatedNgramEnds(tokens: readonly number[], n: number): number[] {
+  if (n < 1 || tokens.length < n - 1) return [];
+  const tail = tokens.slice(tokens.length - (n - 1));
+  const banned = new Set<number>();
+  for (let i = 0; i + n - 1 < tokens.length; i++) {
+    let match = true;
+    for (let m = 0; m < n - 1 && match; m++) match = tokens[i + m] === tail[m];
+    if (match) banned.add(tokens[i + n - 1]);
+  }
+  return [...banned];
 }
 
 /** Argmax for k = 1 (lowest id on ties); otherwise a draw from the softmax over the k largest logits. */

@@ -12,5 +12,15 @@ export {
   type TemplateTokens,
 } from './template.js';
 export { assembleBatch, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
-export { tuneProfiles, type TuneOptions, type TuneResult, type UserBehaviour, type EpochRecord } from './trainer.js';
-export { explainCodes, type CodeExplanation, type AttributeLift } from './explain.js';
+export { TOKEN_INITS, tuneProfiles, type TokenInit, type TuneOptions, type TuneResult, type UserBehaviour, type EpochRecord } from './trainer.js';
+export {
+  contrastWords,
+  DEFAULT_LM_EXPLAIN,
+  describeCodesWithLm,
+  explainCodes,
+  type AttributeLift,
+  type CodeExplanation,
+  type CodeLmText,
+  type LmExplainOptions,
+  type LmWord,
+} from './explain.js';

@@ -13,8 +13,10 @@
  * best tokens so far are kept, and a user whose NLL has not improved for `patience` epochs is frozen.
  *
  * Initialisation: θ ~ U(-a, a) elementwise with a = `initScale` (default: the RMS of the embeddings of
- * the tokens in the prompts, so soft tokens start on the scale of real tokens; the official code uses
- * U(±0.1), which is on that scale for Llama-2).
+ * the template's tokens, so soft tokens start on the scale of real tokens; the official code uses
+ * U(±0.1), which is on that scale for Llama-2). `init: 'shared'` draws one such vector per slot and
+ * gives it to every user, so users differ only by what their behaviour taught them and the codebooks
+ * cluster that, not the initial noise; `'per-user'` draws each user's own, as the official code does.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -23,6 +25,9 @@ import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
 import { openSafetensors, writeSafetensors } from '../lm/index.js';
 import { assembleBatch, meanNllPerPrompt, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
 import { buildPrompt, type MaskMode, type TemplateTokens } from './template.js';
+
+export const TOKEN_INITS = ['shared', 'per-user'] as const;
+export type TokenInit = (typeof TOKEN_INITS)[number];
 
 export interface UserBehaviour {
   user: string;
@@ -41,6 +46,7 @@ export interface TuneOptions {
   weightDecay: number;
   seed: number;
   initScale?: number;
+  init: TokenInit;
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
   /** Checkpoint every this many steps (and at the end of every epoch). */
@@ -100,7 +106,7 @@ interface RunState {
 
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
-/** The RMS of the embeddings of the given tokens (those the prompts use: real text, real scale). */
+/** The RMS of the embeddings of the given tokens (real text, real scale). */
 function embeddingRms(lm: ProfileLm, vocabSample: number[]): number {
   const e = lm.embedTokens(vocabSample);
   let s = 0;
@@ -124,9 +130,13 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   let state: RunState | undefined = opts.checkpointDir ? await loadCheckpoint(opts, table, best, optimizer) : undefined;
   if (!state) {
     const rng = new Rng(opts.seed);
-    const seen = trainPrompts.flatMap((p) => p.tokens.filter((t) => t >= 0)).slice(0, 4096);
-    const scale = opts.initScale ?? embeddingRms(lm, seen);
-    rng.fillUniform(table.data, -scale, scale);
+    // The template's tokens, not the users': new users tuned later must start on the same scale.
+    const scale = opts.initScale ?? embeddingRms(lm, [template.start, ...template.names.flat(), ...template.prefix]);
+    if (opts.init === 'shared') {
+      const first = table.data.subarray(0, S * D);
+      rng.fillUniform(first, -scale, scale);
+      for (let u = 1; u < n; u++) table.data.set(first, u * S * D);
+    } else rng.fillUniform(table.data, -scale, scale);
     best.data.set(table.data);
     const start = await validationNll(lm, validPrompts, table, opts);
     state = {

@@ -4,7 +4,7 @@
  * to explain the user's behaviour text, then the run's frozen codebooks turn them into IDs. Scoring
  * is then the same as on the bank path, so the two differ only in where the IDs come from.
  */
-import { tuneProfiles, type MaskMode, type ProfileLm, type TemplateTokens } from '../profile/index.js';
+import { tuneProfiles, type MaskMode, type ProfileLm, type TemplateTokens, type TokenInit } from '../profile/index.js';
 import { assign, type Codebook } from '../quantize/index.js';
 import type { FoundProfile, ProfileProvider } from './profiles.js';
 
@@ -20,6 +20,7 @@ export interface LmProfilesOptions {
   steps: number;
   /** The run's training settings. */
   mask: MaskMode;
+  init: TokenInit;
   lr: number;
   weightDecay: number;
   seed: number;
@@ -37,12 +38,13 @@ export class LmProfiles implements ProfileProvider {
   }
 
   async lookup(user: string): Promise<FoundProfile | undefined> {
-    const { lm, template, codebooks, behaviour, steps, mask, lr, weightDecay, seed } = this.options;
+    const { lm, template, codebooks, behaviour, steps, mask, init, lr, weightDecay, seed } = this.options;
     const tokens = behaviour.get(user);
     if (tokens === undefined) return undefined;
     // One user per call; concurrent requests queue their LM runs on the runtime's worker.
     const result = await tuneProfiles(lm, template, [{ user, train: [...tokens], valid: [] }], {
       mask,
+      init,
       lr,
       batchSize: 1,
       epochs: steps,

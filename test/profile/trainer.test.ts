@@ -67,6 +67,7 @@ function users(n: number, seed: number): UserBehaviour[] {
 
 const options = (checkpointDir: string): TuneOptions => ({
   mask: 'paper',
+  init: 'per-user',
   lr: 0.05,
   batchSize: 4,
   epochs: 3,
@@ -84,6 +85,19 @@ it('tuning lowers the mean validation NLL', async () => {
   assert.ok(result.finished);
   assert.equal(result.history.length, 3);
   assert.ok(result.valNllEnd < result.valNllStart, `validation NLL ${result.valNllStart} -> ${result.valNllEnd}`);
+});
+
+it('shared init starts every user from one vector per slot; per-user init gives each their own', async () => {
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const start = async (init: TuneOptions['init']) => (await tuneProfiles(lm, template, users(3, 1), { ...options(join(dir, `init-${init}`)), init, epochs: 1, stopAfterSteps: 0 })).softTokens.data;
+  const width = DEFAULT_SLOTS.length * lm.hiddenSize;
+  const row = (t: Float32Array, u: number) => t.subarray(u * width, (u + 1) * width);
+  const shared = await start('shared');
+  assert.deepEqual(row(shared, 1), row(shared, 0));
+  assert.deepEqual(row(shared, 2), row(shared, 0));
+  assert.notDeepEqual(row(shared, 0).subarray(0, lm.hiddenSize), row(shared, 0).subarray(lm.hiddenSize), 'slots get different vectors');
+  const perUser = await start('per-user');
+  assert.notDeepEqual(row(perUser, 1), row(perUser, 0));
 });
 
 it('a run stopped mid-epoch resumes from its checkpoint to the uninterrupted result', async () => {

@@ -52,6 +52,7 @@ before(async () => {
     behaviour: new Map(Object.entries(TEXTS).map(([user, text]) => [user, lm.tokenizer.encode(text)])),
     steps: 2,
     mask: 'paper',
+    init: 'per-user',
     lr: 0.05,
     weightDecay: 0,
     seed: 0,

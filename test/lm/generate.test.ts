@@ -1,0 +1,116 @@
+/**
+ * CausalLm.generate's options beyond plain greedy/top-k (model.test.ts covers those): prefix position
+ * ids, and the no-repeat-n-gram rule, each against the float64 reference forward.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Runtime } from '../../src/engine/index.js';
+import { CausalLm, causalMask } from '../../src/lm/model.js';
+import { openSafetensors, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { referenceLogits } from '../helpers/referenceLm.js';
+import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+
+const rt = new Runtime({ threads: 1 });
+let root: string;
+let fx: TinyCheckpoint;
+let lm: CausalLm;
+
+/** Scales every weight but the norms (file and `fx.weights`), so the logits are far from flat. */
+async function amplify(checkpoint: TinyCheckpoint, factor: number): Promise<void> {
+  const path = join(checkpoint.dir, 'model.safetensors');
+  const reader = await openSafetensors(path);
+  const tensors: Record<string, TensorToWrite> = {};
+  try {
+    for (const [name, info] of reader.tensors) {
+      let data = await reader.readFloat32(name);
+      if (checkpoint.weights.has(name) && !/ln_|norm/.test(name)) {
+        data = data.map((x) => x * factor);
+        checkpoint.weights.set(name, data);
+      }
+      tensors[name] = { dtype: info.dtype as FloatDtype, shape: info.shape, data };
+    }
+  } finally {
+    await reader.close();
+  }
+  await writeSafetensors(path, tensors, { ...reader.metadata });
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'userip-generate-'));
+  fx = await writeTinyCheckpoint(join(root, 'ck'), { architecture: 'gpt2', seed: 41, maxPositions: 48 });
+  await amplify(fx, 5);
+  lm = await CausalLm.load(fx.dir, { runtime: rt });
+});
+after(async () => {
+  await rt.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Greedy decoding with the reference forward; `allowed(seq, t)` says whether t may come next. */
+function referenceGreedy(prefix: Float32Array, positions: number[], steps: number, allowed: (seq: number[], t: number) => boolean): number[] {
+  const V = fx.config.vocabSize;
+  const out: number[] = [];
+  let embeds = Array.from(prefix);
+  const pos = [...positions];
+  while (out.length < steps && pos[pos.length - 1] < fx.config.maxPositions) {
+    const T = pos.length;
+    const logits = referenceLogits(fx.config, fx.weights, { inputsEmbeds: embeds, attentionMask: causalMask(T), positionIds: pos });
+    let best = -1;
+    for (let t = 0; t < V; t++) if (allowed(out, t) && (best < 0 || logits[(T - 1) * V + t] > logits[(T - 1) * V + best])) best = t;
+    if (best === fx.config.eosTokenId) break;
+    out.push(best);
+    embeds = [...embeds, ...lm.embedTokens([best])];
+    pos.push(pos[pos.length - 1] + 1);
+  }
+  return out;
+}
+
+/** Whether some n-gram occurs twice in `seq`, by brute force. */
+function repeatsNgram(seq: readonly number[], n: number): boolean {
+  const seen = new Set<string>();
+  for (let i = 0; i + n <= seq.length; i++) {
+    const key = seq.slice(i, i + n).join(',');
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
+}
+
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+describe('CausalLm.generate options', () => {
+  test('noRepeatNgram never repeats an n-gram and otherwise picks the reference argmax', async () => {
+    const prefix = lm.embedTokens(lm.tokenizer.encode('the cat'));
+    const T0 = prefix.length / fx.config.hiddenSize;
+    const plain = await lm.generate(prefix, { maxNewTokens: 16 });
+    assert.equal(plain.length, 16);
+    assert.ok(repeatsNgram(plain, 2), `plain greedy should loop on this model: ${plain}`);
+    assert.deepEqual(await lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: 0 }), plain, 'off by 0 as by default');
+    for (const n of [1, 2, 3]) {
+      const got = await lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: n });
+      assert.ok(!repeatsNgram(got, n), `n = ${n}: ${got}`);
+      // The rule as stated: t is allowed unless seq + t ends with an n-gram seq already holds.
+      const expected = referenceGreedy(prefix, range(T0), 16, (seq, t) => !repeatsNgram([...seq, t], n));
+      assert.deepEqual(got, expected, `n = ${n}`);
+    }
+    await assert.rejects(lm.generate(prefix, { maxNewTokens: 4, noRepeatNgram: -1 }), /noRepeatNgram/);
+  });
+
+  test('positionIds place the prefix; generated tokens follow the last id and stop at the context length', async () => {
+    const ids = lm.tokenizer.encode('the movie');
+    const prefix = lm.embedTokens(ids);
+    const T0 = ids.length;
+    assert.deepEqual(await lm.generate(prefix, { maxNewTokens: 6, positionIds: range(T0) }), await lm.generate(prefix, { maxNewTokens: 6 }));
+    const gapped = [0, ...range(T0 - 1, 20)];
+    const got = await lm.generate(prefix, { maxNewTokens: 6, positionIds: gapped });
+    assert.deepEqual(got, referenceGreedy(prefix, gapped, 6, () => true));
+    assert.notDeepEqual(got, await lm.generate(prefix, { maxNewTokens: 6 }), 'positions matter on this model');
+    // Last prefix id 46 of 48: steps run at ids 46 and 47.
+    const late = range(T0, 47 - T0);
+    assert.equal((await lm.generate(prefix, { maxNewTokens: 6, positionIds: late })).length, 2);
+    await assert.rejects(lm.generate(prefix, { maxNewTokens: 2, positionIds: [0] }), /positionIds/);
+  });
+});
