@@ -64,6 +64,13 @@ export const intFlag = (v: string): number => {
   return n;
 };
 
+/** `on`/`off` (also yes/no, true/false): a flag that can also turn off what a config file turned on. */
+export const switchFlag = (v: string): boolean => {
+  if (['on', 'yes', 'true'].includes(v)) return true;
+  if (['off', 'no', 'false'].includes(v)) return false;
+  throw new Error(`not on or off: ${v}`);
+};
+
 export const numberFlag = (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);

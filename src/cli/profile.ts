@@ -7,12 +7,12 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { behaviourText, splitBehaviourText, type Interaction, type ItemInfo } from '../data/index.js';
+import { behaviourText, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
-import { openSafetensors, writeSafetensors, type CausalLm } from '../lm/index.js';
+import { openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
 import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_LM_EXPLAIN, DEFAULT_SLOTS, TOKEN_INITS, describeCodesWithLm, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type CodeLmText, type LmExplainOptions, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
 import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
-import { hashOf, intFlag, numberFlag, readJson, resolveConfig, saveConfig, writeJson } from './config.js';
+import { hashOf, intFlag, numberFlag, readJson, switchFlag, resolveConfig, saveConfig, writeJson } from './config.js';
 import { loadPrepared } from './data.js';
 import { loadLm } from './lm-load.js';
 
@@ -24,6 +24,8 @@ export const tuneSchema = z.object({
   behaviourPrefix: z.string().default(DEFAULT_BEHAVIOUR_PREFIX),
   behaviourSource: z.enum(['items', 'reviews', 'both']).default('items'),
   behaviourTokens: z.number().int().positive().default(128),
+  /** Each line of behaviour text ends with the user's rating: how they judged an item, not only that they met it. */
+  behaviourRatings: z.boolean().default(true),
   mask: z.enum(MASK_MODES).default('paper'),
   init: z.enum(TOKEN_INITS).default('per-user'),
   lr: z.number().positive().default(0.01),
@@ -80,6 +82,7 @@ export function profileCommand(): Command {
     .option('--init <how>', `soft-token initialisation: ${TOKEN_INITS.join(' | ')} (default per-user; shared: one random vector per slot for every user)`)
     .option('--behaviour-source <src>', 'items | reviews | both (default items)')
     .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text (default 128)', intFlag)
+    .option('--behaviour-ratings <on|off>', 'end each behaviour line with the user\'s rating (default on)', switchFlag)
     .option('--epochs <n>', 'passes over the users (default 4)', intFlag)
     .option('--patience <n>', 'epochs without validation improvement before a user stops (default 2)', intFlag)
     .option('--lr <x>', 'AdamW learning rate (default 0.01, as the paper)', numberFlag)
@@ -121,13 +124,14 @@ export async function tuneCommand(config: TuneConfig): Promise<TuneSummary> {
   }
 }
 
+/** How a tune run turns interactions into behaviour text; tuning, new users and the LM serving path share it. */
+export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer): BehaviourOptions {
+  return { countTokens: (s) => tokenizer.encode(s).length, maxTokens: config.behaviourTokens, source: config.behaviourSource, ratings: config.behaviourRatings };
+}
+
 function behaviourTokens(prepared: Awaited<ReturnType<typeof loadPrepared>>, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
   const tok = lm.tokenizer;
-  const text = splitBehaviourText(prepared.split, prepared.dataset.items, {
-    countTokens: (s) => tok.encode(s).length,
-    maxTokens: config.behaviourTokens,
-    source: config.behaviourSource,
-  });
+  const text = splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(config, tok));
   return [...text.train.entries()].map(([user, train]) => ({ user, train: tok.encode(train), valid: tok.encode(text.valid.get(user) ?? '') }));
 }
 
@@ -182,8 +186,7 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   try {
     const lm = await loadLm(config.lm, runtime);
     const tok = lm.tokenizer;
-    const options = { countTokens: (s: string) => tok.encode(s).length, maxTokens: config.behaviourTokens, source: config.behaviourSource };
-    const texts = behaviourText([...interactionsByUser.values()].flat(), items, options);
+    const texts = behaviourText([...interactionsByUser.values()].flat(), items, behaviourOptions(config, tok));
     const users = [...texts.entries()].map(([user, text]) => ({ user, train: tok.encode(text), valid: [] }));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
     const result = await tuneWithProgress(lm, users, config, checkpointDir);

@@ -17,7 +17,7 @@ import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBan
 import { intFlag, resolveConfig } from './config.js';
 import { loadPrepared } from './data.js';
 import { loadLm } from './lm-load.js';
-import { readTunedProfiles, type TuneConfig } from './profile.js';
+import { behaviourOptions, readTunedProfiles, type TuneConfig } from './profile.js';
 
 export const PROFILE_MODES = ['bank', 'lm'] as const;
 
@@ -159,9 +159,5 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
 /** Each user's behaviour text exactly as the tune run trained on it (train split, the run's token budget). */
 export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer): Promise<Map<string, string>> {
   const prepared = await loadPrepared(tune.data);
-  return splitBehaviourText(prepared.split, prepared.dataset.items, {
-    countTokens: (s) => tokenizer.encode(s).length,
-    maxTokens: tune.behaviourTokens,
-    source: tune.behaviourSource,
-  }).train;
+  return splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(tune, tokenizer)).train;
 }

@@ -18,6 +18,8 @@ export interface BehaviourOptions {
   source?: BehaviourSource;
   /** Item fields in the item text, in this order; default title, year, genres, categories, brand, price. */
   itemFields?: readonly ItemField[];
+  /** End each interaction's item text with the user's rating ("; rated 4.5"). Default false. */
+  ratings?: boolean;
   /** Cut each interaction's text to this many tokens (the official code keeps 15 tokens of each review). */
   maxTokensPerInteraction?: number;
   /** Between interactions; default a newline. */
@@ -62,8 +64,9 @@ export function splitBehaviourText(
 function interactionText(interaction: Interaction, item: ItemInfo | undefined, options: BehaviourOptions): string {
   const source = options.source ?? 'items';
   const itemPart = source === 'reviews' || !item ? '' : itemText(item, options.itemFields ?? DEFAULT_FIELDS);
+  const ratingPart = options.ratings ? `rated ${interaction.rating}` : '';
   const reviewPart = source === 'items' ? '' : join([interaction.summary, interaction.review], ' - ');
-  return join([itemPart, reviewPart], ': ');
+  return join([join([itemPart, ratingPart], '; '), reviewPart], ': ');
 }
 
 /** "Toy Story (1995); Adventure, Animation" or "Pop Filter; Musical Instruments, Microphones; Nady; price 12.99". */

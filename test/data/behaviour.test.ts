@@ -34,6 +34,15 @@ test('item text per interaction, in time order, with the configured fields', () 
   assert.equal(chosen.get('a'), '1995 | 1995 | 1979 | A house flies.');
 });
 
+test('ratings end each line, before any review text', () => {
+  const rated = behaviourText(history, items, { countTokens: words, maxTokens: 1000, ratings: true, itemFields: ['title'] });
+  assert.equal(rated.get('a'), 'Toy Story; rated 4\nHeat; rated 3\nAlien; rated 5\nUp; rated 3');
+  // Without catalog text the rating is still behaviour.
+  assert.equal(rated.get('b'), 'rated 2');
+  const withReviews = behaviourText(history, items, { countTokens: words, maxTokens: 1000, ratings: true, source: 'both', itemFields: ['title'] });
+  assert.equal(withReviews.get('a')?.split('\n')[2], 'Alien; rated 5: Scary - In space no one hears.');
+});
+
 test('review text and both, with whitespace inside a review flattened', () => {
   const reviews = behaviourText(history, items, { countTokens: words, maxTokens: 1000, source: 'reviews' });
   assert.equal(reviews.get('a'), 'Fun\nScary - In space no one hears.');
