@@ -9,7 +9,8 @@ import type { LmConfig } from '../src/lm/config.js';
 import { gpt2Logits } from '../src/lm/transformer.js';
 import { emit, peakRssMb, timeMedian, round } from './util.js';
 
-const GPT2_SMALL: LmConfig = {
+/** GPT-2 small (124M parameters): the shape the engine and lm benchmarks time. */
+export const GPT2_SMALL: LmConfig = {
   architecture: 'gpt2',
   vocabSize: 50257,
   hiddenSize: 768,

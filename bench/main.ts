@@ -5,15 +5,17 @@
  */
 import { ctrBench } from './ctr.js';
 import { engineBench } from './engine.js';
+import { lmBench } from './lm.js';
 import { profileBench } from './profile.js';
 import { serveBench } from './serve.js';
 
-const benches: Record<string, () => Promise<void>> = { engine: engineBench, ctr: ctrBench, profile: profileBench, serve: serveBench };
+/** Each gets the arguments after its name (`npm run bench -- lm --corpus DIR`). */
+const benches: Record<string, (args: string[]) => Promise<void>> = { engine: engineBench, lm: lmBench, ctr: ctrBench, profile: profileBench, serve: serveBench };
 
 const name = process.argv[2];
 const bench = name ? benches[name] : undefined;
 if (!bench) {
-  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]   (lm: --corpus DIR)`);
   process.exit(2);
 }
-await bench();
+await bench(process.argv.slice(3));

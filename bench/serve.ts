@@ -20,7 +20,7 @@ import { SqliteFeatureBank } from '../src/bank/index.js';
 import { readTunedProfiles } from '../src/cli/profile.js';
 import { runBehaviourText } from '../src/cli/serve.js';
 import { Rng } from '../src/engine/index.js';
-import { loadTokenizer, resolveLmDir } from '../src/lm/index.js';
+import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
 import { loadFeatureMap } from '../src/serve/index.js';
 import { emit, round } from './util.js';
 
@@ -177,7 +177,7 @@ async function bytesPerUser(run: string, bankPath: string): Promise<Record<strin
   }
   const tuned = await readTunedProfiles(run);
   const lmDir = resolveLmDir(tuned.config.lm);
-  const texts = await runBehaviourText(tuned.config, await loadTokenizer(lmDir));
+  const texts = await runBehaviourText(tuned.config, await loadTokenizer(lmDir), (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);
   let textBytes = 0;
   for (const text of texts.values()) textBytes += Buffer.byteLength(text);
   let lmWeightBytes = 0;

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CausalLm, checkpointNameCandidates, expectedTensors, openSafetensors, type LmConfig } from '../lm/index.js';
+import { CausalLm, checkpointNameCandidates, expectedTensors, openSafetensors, parameterCount, type LmConfig } from '../lm/index.js';
 
 export interface LmInfo {
   architecture: string;
@@ -43,12 +43,10 @@ export function infoCommand(): Command {
 export async function lmInfo(dir: string): Promise<LmInfo> {
   const lm = await CausalLm.load(dir);
   const c = lm.config;
-  let parameters = 0;
-  for (const shape of expectedTensors(c).values()) parameters += shape.reduce((a, b) => a * b, 1);
   return {
     architecture: c.architecture,
     model_id: lm.id,
-    parameters,
+    parameters: parameterCount(c),
     vocab_size: c.vocabSize,
     tokenizer_vocab_size: lm.tokenizer.vocabSize,
     layers: c.numLayers,

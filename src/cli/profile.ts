@@ -10,7 +10,7 @@ import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js
 import { behaviourText, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
-import { DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_LM_EXPLAIN, DEFAULT_SLOTS, TOKEN_INITS, describeCodesWithLm, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type CodeLmText, type LmExplainOptions, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
+import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_LM_EXPLAIN, DEFAULT_SLOTS, TOKEN_INITS, describeCodesWithLm, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type CodeLmText, type LmExplainOptions, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
 import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
 import { hashOf, intFlag, numberFlag, readJson, switchFlag, resolveConfig, saveConfig, writeJson } from './config.js';
 import { loadPrepared } from './data.js';
@@ -124,14 +124,24 @@ export async function tuneCommand(config: TuneConfig): Promise<TuneSummary> {
   }
 }
 
-/** How a tune run turns interactions into behaviour text; tuning, new users and the LM serving path share it. */
-export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer): BehaviourOptions {
-  return { countTokens: (s) => tokenizer.encode(s).length, maxTokens: config.behaviourTokens, source: config.behaviourSource, ratings: config.behaviourRatings };
+/**
+ * How a tune run turns interactions into behaviour text; tuning, new users and the LM serving path
+ * share it. The token budget is cut to what fits the LM's context after the template.
+ */
+export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, contextLength: number): BehaviourOptions {
+  const templateLength = buildPrompt(templateTokens(tokenizer, config.slots, config.behaviourPrefix), []).tokens.length;
+  const room = contextLength - templateLength;
+  if (room < 1) throw new Error(`the template takes ${templateLength} tokens, the LM's whole context of ${contextLength}: shorten the slot texts or the behaviour prefix`);
+  return { countTokens: (s) => tokenizer.encode(s).length, maxTokens: Math.min(config.behaviourTokens, room), source: config.behaviourSource, ratings: config.behaviourRatings };
 }
 
 function behaviourTokens(prepared: Awaited<ReturnType<typeof loadPrepared>>, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
   const tok = lm.tokenizer;
-  const text = splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(config, tok));
+  const options = behaviourOptions(config, tok, lm.config.maxPositions);
+  if (options.maxTokens < config.behaviourTokens) {
+    console.warn(`behaviour text: ${options.maxTokens} tokens per user, not ${config.behaviourTokens}: the template and the text must fit the LM's context of ${lm.config.maxPositions} tokens`);
+  }
+  const text = splitBehaviourText(prepared.split, prepared.dataset.items, options);
   return [...text.train.entries()].map(([user, train]) => ({ user, train: tok.encode(train), valid: tok.encode(text.valid.get(user) ?? '') }));
 }
 
@@ -186,7 +196,7 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   try {
     const lm = await loadLm(config.lm, runtime);
     const tok = lm.tokenizer;
-    const texts = behaviourText([...interactionsByUser.values()].flat(), items, behaviourOptions(config, tok));
+    const texts = behaviourText([...interactionsByUser.values()].flat(), items, behaviourOptions(config, tok, lm.config.maxPositions));
     const users = [...texts.entries()].map(([user, text]) => ({ user, train: tok.encode(text), valid: [] }));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
     const result = await tuneWithProgress(lm, users, config, checkpointDir);

@@ -141,7 +141,7 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
   toClose.push(() => runtime.close());
   const lm = await loadLm(tune.lm, runtime);
   const tok = lm.tokenizer;
-  const text = await runBehaviourText(tune, tok);
+  const text = await runBehaviourText(tune, tok, lm.config.maxPositions);
   return new LmProfiles({
     lm,
     template: templateTokens(tok, tuned.slots, tune.behaviourPrefix),
@@ -157,7 +157,7 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
 }
 
 /** Each user's behaviour text exactly as the tune run trained on it (train split, the run's token budget). */
-export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer): Promise<Map<string, string>> {
+export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, string>> {
   const prepared = await loadPrepared(tune.data);
-  return splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(tune, tokenizer)).train;
+  return splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(tune, tokenizer, contextLength)).train;
 }

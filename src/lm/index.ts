@@ -10,6 +10,6 @@ export {
   type TensorToWrite,
 } from './safetensors.js';
 export { gpt2Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromVocabMerges, type Tokenizer, type TokenizerOptions } from './tokenizer.js';
-export { checkpointNameCandidates, expectedTensors } from './weights.js';
+export { checkpointNameCandidates, expectedTensors, parameterCount } from './weights.js';
 export { CausalLm, MASKED, causalMask, type EmbeddingBatch, type GenerateOptions, type LoadOptions, type LossBatch } from './model.js';
 export { HOUSE_LM_DIR, resolveLmDir } from './house.js';

@@ -146,7 +146,7 @@ export function hfGpt2Config(s: RunSettings): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 
 /** Token ids of a corpus file: each document's BPE ids followed by <|endoftext|>. */
-function tokenizeCorpusText(text: string): Uint16Array {
+export function tokenizeCorpusText(text: string): Uint16Array {
   const tok = gpt2Tokenizer();
   const ids: number[] = [];
   for (const doc of splitCorpusDocuments(text)) {
@@ -182,12 +182,93 @@ async function cachedTokens(file: string, cacheDir: string, name: string, log: (
  * unigram distribution of the training tokens over the whole vocabulary.
  */
 export function unigramPerplexity(trainTokens: ArrayLike<number>, validTokens: ArrayLike<number>, vocabSize = GPT2_VOCAB_SIZE): number {
+  return unigramPerplexityFromCounts(unigramCounts(trainTokens, vocabSize), validTokens);
+}
+
+/** How often each token id occurs in a token stream: all a unigram model needs of its training text. */
+export interface UnigramCounts {
+  vocabSize: number;
+  /** Tokens counted (the sum of `counts`). */
+  total: number;
+  /** [vocabSize] */
+  counts: Float64Array;
+}
+
+export function unigramCounts(tokens: ArrayLike<number>, vocabSize = GPT2_VOCAB_SIZE): UnigramCounts {
   const counts = new Float64Array(vocabSize);
-  for (let i = 0; i < trainTokens.length; i++) counts[trainTokens[i]]++;
-  const logTotal = Math.log(trainTokens.length + vocabSize);
+  for (let i = 0; i < tokens.length; i++) counts[tokens[i]]++;
+  return { vocabSize, total: tokens.length, counts };
+}
+
+/** `unigramPerplexity` from the training counts instead of the training tokens (the same numbers). */
+export function unigramPerplexityFromCounts(unigram: UnigramCounts, validTokens: ArrayLike<number>): number {
+  const { counts, total, vocabSize } = unigram;
+  const logTotal = Math.log(total + vocabSize);
   let nll = 0;
   for (let i = 1; i < validTokens.length; i++) nll += logTotal - Math.log(counts[validTokens[i]] + 1);
   return Math.exp(nll / (validTokens.length - 1));
+}
+
+/**
+ * The file that stands in for train.txt in a held-out directory (valid.txt plus this file, as in
+ * models/house-lm/heldout/): the GPT-2 token counts of train.txt, tokenized as `tokenizeCorpusText`
+ * does, so that the unigram baseline is recomputed without the 51 MB of training text.
+ */
+export const UNIGRAM_COUNTS_FILE = 'train-unigram.json';
+const UNIGRAM_COUNTS_FORMAT = 'userip-unigram-counts/1';
+
+const unigramFileSchema = z.object({
+  format: z.literal(UNIGRAM_COUNTS_FORMAT),
+  vocabSize: positiveInt,
+  total: z.number().int().nonnegative(),
+  counts: z.array(z.number().int().nonnegative()),
+});
+
+/** Counts the tokens of `corpusDir`/train.txt and writes them to `out` (JSON, one line of counts). */
+export async function writeUnigramCounts(corpusDir: string, out: string): Promise<UnigramCounts> {
+  const text = await readFile(join(corpusDir, 'train.txt'));
+  const unigram = unigramCounts(tokenizeCorpusText(text.toString('utf8')));
+  const header = {
+    format: UNIGRAM_COUNTS_FORMAT,
+    description: 'GPT-2 (r50k_base) token counts of train.txt; each document is encoded and followed by <|endoftext|> (50256)',
+    source: { file: 'train.txt', bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') },
+    vocabSize: unigram.vocabSize,
+    total: unigram.total,
+  };
+  const json = JSON.stringify(header, null, 2);
+  // The header as indented JSON, then the 50257 counts on one line; `json` ends with "\n}".
+  await atomicWrite(out, `${json.slice(0, -2)},\n  "counts": [${Array.from(unigram.counts).join(',')}]\n}\n`);
+  return unigram;
+}
+
+/** Reads a `writeUnigramCounts` file, checking that the counts have the vocabulary's length and sum to `total`. */
+export async function readUnigramCounts(path: string): Promise<UnigramCounts> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  const parsed = unigramFileSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`${path}: not a unigram count file:\n${z.prettifyError(parsed.error)}`);
+  const { vocabSize, total, counts } = parsed.data;
+  if (counts.length !== vocabSize) throw new Error(`${path}: ${counts.length} counts for a vocabulary of ${vocabSize}`);
+  const sum = counts.reduce((a, b) => a + b, 0);
+  if (sum !== total) throw new Error(`${path}: the counts sum to ${sum}, not to total ${total}`);
+  return { vocabSize, total, counts: Float64Array.from(counts) };
+}
+
+/**
+ * The held-out tokens of a corpus directory and the unigram counts of its training text: from
+ * train.txt when present, else from `UNIGRAM_COUNTS_FILE`.
+ */
+export async function heldOutCorpus(corpusDir: string): Promise<{ valid: Uint16Array; unigram: UnigramCounts; unigramSource: string }> {
+  const valid = tokenizeCorpusText(await readFile(join(corpusDir, 'valid.txt'), 'utf8'));
+  const trainPath = join(corpusDir, 'train.txt');
+  if (await exists(trainPath)) return { valid, unigram: unigramCounts(tokenizeCorpusText(await readFile(trainPath, 'utf8'))), unigramSource: 'train.txt' };
+  const countsPath = join(corpusDir, UNIGRAM_COUNTS_FILE);
+  if (await exists(countsPath)) return { valid, unigram: await readUnigramCounts(countsPath), unigramSource: UNIGRAM_COUNTS_FILE };
+  throw new Error(`${corpusDir}: has neither train.txt nor ${UNIGRAM_COUNTS_FILE}, one of which the unigram baseline needs`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,20 +452,25 @@ async function evaluate(session: Session, weights: Record<string, HostTensor>, t
 
 /**
  * Validation perplexity of a GPT-2-architecture checkpoint on a corpus's valid.txt (consecutive
- * windows of the model's full context), next to the unigram baseline from its train.txt: the numbers
- * `pretrain` reports for the house LM, recomputed from the saved files.
+ * windows of the model's full context), next to the unigram baseline from its train.txt (or, without
+ * train.txt, from its `UNIGRAM_COUNTS_FILE`): the numbers `pretrain` reports for the house LM,
+ * recomputed from the saved files.
  */
-export async function heldOutPerplexity(lmDir: string, corpusDir: string, options: { threads?: number; batch?: number } = {}): Promise<{ valPpl: number; unigramPpl: number; tokens: number }> {
+export async function heldOutPerplexity(
+  lmDir: string,
+  corpusDir: string,
+  options: { threads?: number; batch?: number } = {},
+): Promise<{ valPpl: number; unigramPpl: number; tokens: number; unigramSource: string }> {
   const ckpt = await loadCheckpoint(lmDir);
   if (ckpt.config.architecture !== 'gpt2' || !ckpt.config.tiedEmbeddings) throw new Error(`${lmDir}: heldOutPerplexity needs a gpt2 checkpoint with a tied head`);
-  const [train, valid] = await Promise.all(['train.txt', 'valid.txt'].map(async (f) => tokenizeCorpusText(await readFile(join(corpusDir, f), 'utf8'))));
+  const { valid, unigram, unigramSource } = await heldOutCorpus(corpusDir);
   const T = ckpt.config.maxPositions;
   const runtime = new Runtime({ threads: options.threads ?? 1 });
   try {
     const session = await runtime.session(evalGraph(ckpt.config, T));
     const feeds = Object.fromEntries([...expectedTensors(ckpt.config)].map(([name, shape]) => [name, float32(ckpt.weights.get(name)!, shape)]));
     const { loss, tokens } = await evaluate(session, feeds, valid, T, options.batch ?? 16);
-    return { valPpl: Math.exp(loss), unigramPpl: unigramPerplexity(train, valid), tokens };
+    return { valPpl: Math.exp(loss), unigramPpl: unigramPerplexityFromCounts(unigram, valid), tokens, unigramSource };
   } finally {
     await runtime.close();
   }

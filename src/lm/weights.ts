@@ -5,6 +5,13 @@
  */
 import type { LmConfig } from './config.js';
 
+/** Parameters of a checkpoint of this config; a tied output head counts once. */
+export function parameterCount(config: LmConfig): number {
+  let n = 0;
+  for (const shape of expectedTensors(config).values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
 export function expectedTensors(config: LmConfig): Map<string, number[]> {
   const tensors = config.architecture === 'gpt2' ? gpt2Tensors(config) : llamaTensors(config);
   if (!config.tiedEmbeddings) tensors.set('lm_head.weight', [config.vocabSize, config.hiddenSize]);
