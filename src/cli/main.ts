@@ -27,4 +27,10 @@ program.addCommand(evalCommand());
 program.addCommand(serveCommand());
 registerDemoCommand(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Bad files, settings and runs are the user's to fix: one line naming them; the stack only on request.
+  console.error(`userip: ${process.env.USERIP_DEBUG ? (error as Error).stack : (error as Error).message}`);
+  process.exitCode = 1;
+}

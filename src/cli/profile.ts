@@ -2,6 +2,7 @@
  * `userip profile tune` and `userip profile explain`: behaviour text -> soft tokens (EM against the
  * frozen LM) -> per-slot codebooks -> IDs in the feature bank.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
@@ -286,7 +287,9 @@ export interface TunedProfiles {
 
 export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
   const config = await readJson<TuneConfig>(join(run, 'config.json'));
-  const reader = await openSafetensors(join(run, 'profiles.safetensors'));
+  const path = join(run, 'profiles.safetensors');
+  if (!existsSync(path)) throw new Error(`${run} has no profiles.safetensors: the tune run has not finished (rerun \`userip profile tune\` with --out ${run} to resume it)`);
+  const reader = await openSafetensors(path);
   try {
     const users = JSON.parse(reader.metadata.users) as string[];
     const slots = JSON.parse(reader.metadata.slots) as Slot[];
