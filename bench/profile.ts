@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareData } from '../src/cli/data.js';
+import { prepareData } from '../src/data/index.js';
 import { DEMO_TUNE } from '../src/cli/demo.js';
 import { tuneCommand, tuneSchema } from '../src/cli/profile.js';
 import { emit, peakRssMb, round } from './util.js';

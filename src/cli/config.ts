@@ -3,8 +3,7 @@
  * to its outputs, so a result can always be traced to the settings that made it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
 /**
@@ -32,26 +31,6 @@ export async function resolveConfig<S extends z.ZodType>(
   const parsed = schema.safeParse(merged);
   if (!parsed.success) throw new Error(`invalid settings${configFile ? ` (config ${configFile} plus flags)` : ''}:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
-}
-
-/** Write JSON atomically: a temp file, then a rename. */
-export async function writeJson(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, path);
-}
-
-export async function saveConfig(dir: string, config: unknown): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeJson(join(dir, 'config.json'), config);
-}
-
-export async function readJson<T>(path: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (err) {
-    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
-  }
 }
 
 export function hashOf(value: unknown): string {

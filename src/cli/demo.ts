@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { compareFeatureSets, trainServingModel, type CompareReport } from '../eval/index.js';
 import { exportBank } from './bank.js';
-import { intFlag, writeJson } from './config.js';
-import { prepareData } from './data.js';
+import { intFlag } from './config.js';
+import { writeJson } from '../io/files.js';
+import { prepareData } from '../data/index.js';
 import { formatCompare } from './eval.js';
 import { explainCommand, formatExplanation, tuneCommand, tuneSchema, type TuneSummary } from './profile.js';
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { CTR_MODELS } from '../ctr/index.js';
 import { attributesSchema, compareFeatureSets, compareSchema, evalAttributes, FEATURE_SETS, PROTOCOLS, type AttributesReport, type CompareConfig, type CompareReport } from '../eval/index.js';
-import { intFlag, numberFlag, resolveConfig, saveConfig } from './config.js';
+import { intFlag, numberFlag, resolveConfig } from './config.js';
+import { saveConfig } from '../io/files.js';
 
 /** Flags that set a field of the config's `ctr` object rather than a top-level one. */
 export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize'] as const;

@@ -8,13 +8,13 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { behaviourText, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo } from '../data/index.js';
+import { behaviourText, loadPrepared, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
 import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_LM_EXPLAIN, DEFAULT_SLOTS, TOKEN_INITS, describeCodesWithLm, explainCodes, MASK_MODES, slotSchema, templateTokens, tuneProfiles, type CodeExplanation, type CodeLmText, type LmExplainOptions, type Slot, type TuneResult, type UserBehaviour } from '../profile/index.js';
 import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
-import { hashOf, intFlag, numberFlag, readJson, switchFlag, resolveConfig, saveConfig, writeJson } from './config.js';
-import { loadPrepared } from './data.js';
+import { hashOf, intFlag, numberFlag, switchFlag, resolveConfig } from './config.js';
+import { readJson, saveConfig, writeJson } from '../io/files.js';
 import { loadLm } from './lm-load.js';
 
 export const tuneSchema = z.object({

@@ -9,13 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from '../bank/index.js';
 import { loadCtrModel } from '../ctr/index.js';
-import { splitBehaviourText } from '../data/index.js';
+import { loadPrepared, splitBehaviourText } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import type { Tokenizer } from '../lm/index.js';
 import { templateTokens } from '../profile/index.js';
 import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBank, type ProfileProvider } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
-import { loadPrepared } from './data.js';
 import { loadLm } from './lm-load.js';
 import { behaviourOptions, readTunedProfiles, type TuneConfig } from './profile.js';
 

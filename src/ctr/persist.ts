@@ -8,9 +8,10 @@
  * longer names are removed after it is in place.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../io/files.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
 import { ctrConfigSchema } from './config.js';
 import { CtrModel, type CtrModelOptions } from './model.js';
@@ -81,21 +82,6 @@ export async function loadCtrModel(dir: string, options: CtrModelOptions = {}): 
   return { model, bankVersion: saved.bankVersion };
 }
 
-/** Synced to disk under a temporary name, then renamed over `path`. */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  await rename(tmp, path);
-}
 
 /**
  * The model's tensors by file name. Tables and parameters are views of the model's own arrays, so

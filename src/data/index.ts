@@ -6,6 +6,8 @@
  *   const { dataset, report } = await readDataset(embeddedDatasetSpec(), { skipBadRows: true });
  *   const split = splitByTime(dataset.interactions);
  *   const text = splitBehaviourText(split, dataset.items, { countTokens, maxTokens: 256 });
+ *   await prepareData({ dataset: 'embedded', out: 'runs/x/data', threshold: 3, skipBadRows: false });
+ *   const { dataset, split } = await loadPrepared('runs/x/data');
  */
 export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './model.js';
 export { DataError, type BadRowReport } from './rows.js';
@@ -20,6 +22,7 @@ export {
   type ReadResult,
 } from './spec.js';
 export { sortByTime, splitByTime, writeSplitCsv, type Split } from './split.js';
+export { loadPrepared, prepareData, prepareSchema, type PrepareConfig, type Prepared } from './prepared.js';
 export {
   behaviourText,
   splitBehaviourText,

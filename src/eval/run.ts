@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { SqliteFeatureBank } from '../bank/index.js';
-import { readJson } from '../cli/config.js';
+import { readJson } from '../io/files.js';
 import { readTunedProfiles, type TunedProfiles, type TuneSummary } from '../cli/profile.js';
 
 export interface TuneRun extends TunedProfiles {

@@ -6,12 +6,12 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadPrepared } from '../cli/data.js';
+import { loadPrepared } from '../data/index.js';
 import { CTR_MODELS, CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
 import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
 import { compareCtrSchema } from './compare.js';
-import { toJson, writeFileAtomic } from './io.js';
+import { toJson, writeFileAtomic } from '../io/files.js';
 import { bankIdColumns, readTuneRun } from './run.js';
 import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
 

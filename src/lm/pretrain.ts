@@ -9,9 +9,10 @@
  * derives from the seed and the step number, so a resumed run reproduces an uninterrupted one.
  */
 import { createHash } from 'node:crypto';
-import { access, appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../io/files.js';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
@@ -172,8 +173,8 @@ async function cachedTokens(file: string, cacheDir: string, name: string, log: (
   const started = Date.now();
   const ids = tokenizeCorpusText(text.toString('utf8'));
   log(`tokenized ${file}: ${text.length} bytes -> ${ids.length} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  await atomicWrite(binPath, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
-  await atomicWrite(keyPath, key);
+  await writeFileAtomic(binPath, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
+  await writeFileAtomic(keyPath, key);
   return ids;
 }
 
@@ -237,7 +238,7 @@ export async function writeUnigramCounts(corpusDir: string, out: string): Promis
   };
   const json = JSON.stringify(header, null, 2);
   // The header as indented JSON, then the 50257 counts on one line; `json` ends with "\n}".
-  await atomicWrite(out, `${json.slice(0, -2)},\n  "counts": [${Array.from(unigram.counts).join(',')}]\n}\n`);
+  await writeFileAtomic(out, `${json.slice(0, -2)},\n  "counts": [${Array.from(unigram.counts).join(',')}]\n}\n`);
   return unigram;
 }
 
@@ -319,8 +320,8 @@ export async function gpt2VocabMerges(): Promise<{ vocab: Record<string, number>
 /** Writes GPT-2's vocab.json and merges.txt into `dir`. */
 export async function writeGpt2TokenizerFiles(dir: string): Promise<void> {
   const { vocab, merges } = await gpt2VocabMerges();
-  await atomicWrite(join(dir, 'vocab.json'), JSON.stringify(vocab));
-  await atomicWrite(join(dir, 'merges.txt'), `${merges.join('\n')}\n`);
+  await writeFileAtomic(join(dir, 'vocab.json'), JSON.stringify(vocab));
+  await writeFileAtomic(join(dir, 'merges.txt'), `${merges.join('\n')}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,7 +542,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   const config = parseLmConfig(hfGpt2Config(run), 'house LM settings');
   const { out, context: T } = settings;
   await mkdir(join(out, 'tokens'), { recursive: true });
-  await atomicWrite(join(out, 'pretrain-config.json'), `${JSON.stringify(settings, null, 2)}\n`);
+  await writeFileAtomic(join(out, 'pretrain-config.json'), `${JSON.stringify(settings, null, 2)}\n`);
   const logFile = join(out, 'train-log.jsonl');
   const record = (entry: Record<string, unknown>) => appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
@@ -689,7 +690,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
     };
-    await atomicWrite(join(out, 'pretrain-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await writeFileAtomic(join(out, 'pretrain-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     await record({ event: 'final', ...summary });
     log(`val ppl ${val.ppl.toFixed(2)} vs unigram ppl ${unigramPpl.toFixed(2)} (ratio ${(val.ppl / unigramPpl).toFixed(3)}) after ${step} steps`);
     return { finished: true, ...base, val, unigramPpl, trainLoss };
@@ -703,8 +704,8 @@ async function writeModel(dir: string, run: RunSettings, weights: readonly Weigh
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of weights) tensors[w.name] = { dtype: 'F16', shape: w.shape, data: f16.get(w.name)! };
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await atomicWrite(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config(run), null, 2)}\n`);
-  await atomicWrite(join(dir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }, null, 2)}\n`);
+  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config(run), null, 2)}\n`);
+  await writeFileAtomic(join(dir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }, null, 2)}\n`);
   await writeGpt2TokenizerFiles(dir);
 }
 
@@ -719,8 +720,3 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function atomicWrite(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
-}

@@ -9,10 +9,10 @@
  *   itemAttribute[i]  attribute index of item i
  *   slots[j]          profile slot j (bank order) and the model field its ID feeds (`userip_<slot>`)
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../io/files.js';
 
 export const FEATURE_MAP_FILE = 'features.json';
 const FORMAT = 'userip-features/1';
@@ -86,9 +86,7 @@ export async function saveFeatureMap(dir: string, map: FeatureMap): Promise<stri
   parseFeatureMap(map, `to be saved in ${dir}`);
   await mkdir(dir, { recursive: true });
   const path = join(dir, FEATURE_MAP_FILE);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, JSON.stringify(map) + '\n');
-  await rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(map) + '\n');
   return path;
 }
 

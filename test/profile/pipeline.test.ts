@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { exportBank } from '../../src/cli/bank.js';
-import { loadPrepared, prepareData } from '../../src/cli/data.js';
+import { loadPrepared, prepareData } from '../../src/data/index.js';
 import { addNewUsers, readTunedProfiles, tuneCommand, tuneSchema } from '../../src/cli/profile.js';
 import { openSafetensors } from '../../src/lm/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';

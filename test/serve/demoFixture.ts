@@ -11,7 +11,7 @@
  * for the demo's outputs.
  */
 import { join } from 'node:path';
-import { prepareData } from '../../src/cli/data.js';
+import { prepareData } from '../../src/data/index.js';
 import { tuneCommand, tuneSchema } from '../../src/cli/profile.js';
 import { trainServingModel } from '../../src/eval/index.js';
 import { writeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
