@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareData } from '../src/data/index.js';
 import { DEMO_TUNE } from '../src/cli/demo.js';
-import { tuneCommand, tuneSchema } from '../src/cli/profile.js';
+import { tuneRun, tuneSchema } from '../src/profile/index.js';
 import { emit, peakRssMb, round } from './util.js';
 
 export async function profileBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'userip-bench-profile-'));
   try {
     await prepareData({ dataset: 'embedded', out: join(dir, 'data'), threshold: 3, skipBadRows: false });
-    const summary = await tuneCommand(tuneSchema.parse({ ...DEMO_TUNE, data: join(dir, 'data'), out: join(dir, 'run'), lm: 'house' }));
+    const summary = await tuneRun(tuneSchema.parse({ ...DEMO_TUNE, data: join(dir, 'data'), out: join(dir, 'run'), lm: 'house' }));
     emit({
       bench: 'profile',
       lm: summary.lm,

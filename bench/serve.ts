@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodeIds } from '../src/bank/model.js';
 import { SqliteFeatureBank } from '../src/bank/index.js';
-import { readTunedProfiles } from '../src/cli/profile.js';
+import { readTunedProfiles } from '../src/profile/index.js';
 import { runBehaviourText } from '../src/cli/serve.js';
 import { Rng } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { exportBankCsv, SqliteFeatureBank } from '../bank/index.js';
 import { writeSafetensors } from '../lm/index.js';
-import { readTunedProfiles } from './profile.js';
+import { readTunedProfiles } from '../profile/index.js';
 
 export function bankCommand(): Command {
   const bank = new Command('bank').description('the feature bank of profile IDs');

@@ -2,7 +2,6 @@
  * Every command takes a JSON config file plus flags (flags win) and saves the effective config next
  * to its outputs, so a result can always be traced to the settings that made it.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
@@ -33,9 +32,6 @@ export async function resolveConfig<S extends z.ZodType>(
   return parsed.data;
 }
 
-export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
-}
 
 export const intFlag = (v: string): number => {
   const n = Number(v);

@@ -6,13 +6,14 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { prepareData } from '../data/index.js';
 import { compareFeatureSets, trainServingModel, type CompareReport } from '../eval/index.js';
+import { writeJson } from '../io/files.js';
+import { explainRun, tuneRun, tuneSchema, type TuneSummary } from '../profile/index.js';
 import { exportBank } from './bank.js';
 import { intFlag } from './config.js';
-import { writeJson } from '../io/files.js';
-import { prepareData } from '../data/index.js';
 import { formatCompare } from './eval.js';
-import { explainCommand, formatExplanation, tuneCommand, tuneSchema, type TuneSummary } from './profile.js';
+import { formatExplanation } from './profile.js';
 
 /**
  * The demo's tuning settings, where they differ from `profile tune`'s paper defaults. Measured on
@@ -54,11 +55,11 @@ async function runDemo(opts: DemoOptions): Promise<void> {
 
   stage('profile tune: soft tokens against the house LM, codebooks, feature bank');
   const run = join(opts.out, 'profile');
-  const tune = await tuneCommand(tuneSchema.parse({ ...DEMO_TUNE, data, out: run, lm: 'house', behaviourTokens: opts.behaviourTokens, epochs: opts.epochs }));
+  const tune = await tuneRun(tuneSchema.parse({ ...DEMO_TUNE, data, out: run, lm: 'house', behaviourTokens: opts.behaviourTokens, epochs: opts.epochs }));
   printTune(tune);
 
   stage('profile explain');
-  const explanation = await explainCommand(run, { top: 4, minCount: 20, tokens: 8 });
+  const explanation = await explainRun(run, { top: 4, minCount: 20, tokens: 8 });
   console.log(formatExplanation(explanation));
 
   stage('bank export');

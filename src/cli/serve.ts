@@ -11,12 +11,10 @@ import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from
 import { loadCtrModel } from '../ctr/index.js';
 import { loadPrepared, splitBehaviourText } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
-import type { Tokenizer } from '../lm/index.js';
-import { templateTokens } from '../profile/index.js';
+import { loadLm, type Tokenizer } from '../lm/index.js';
+import { behaviourOptions, readTunedProfiles, templateTokens, type TuneConfig } from '../profile/index.js';
 import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBank, type ProfileProvider } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
-import { loadLm } from './lm-load.js';
-import { behaviourOptions, readTunedProfiles, type TuneConfig } from './profile.js';
 
 export const PROFILE_MODES = ['bank', 'lm'] as const;
 

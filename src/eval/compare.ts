@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
-import { addNewUsers } from '../cli/profile.js';
+import { addNewUsers } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
@@ -55,7 +55,7 @@ export const compareSchema = z
 export type CompareConfig = z.infer<typeof compareSchema>;
 export type CompareConfigInput = z.input<typeof compareSchema>;
 
-/** Profiles for users the tune run must treat as new; the signature of `addNewUsers` in src/cli/profile.ts. */
+/** Profiles for users the tune run must treat as new; the signature of `addNewUsers` in src/profile/run.ts. */
 export type ColdStartProfiles = (
   run: string,
   interactionsByUser: Map<string, Interaction[]>,

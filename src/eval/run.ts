@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { SqliteFeatureBank } from '../bank/index.js';
 import { readJson } from '../io/files.js';
-import { readTunedProfiles, type TunedProfiles, type TuneSummary } from '../cli/profile.js';
+import { readTunedProfiles, type TunedProfiles, type TuneSummary } from '../profile/index.js';
 
 export interface TuneRun extends TunedProfiles {
   dir: string;

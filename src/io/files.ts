@@ -2,7 +2,7 @@
  * Files every step writes: whole or not at all (a temporary file next to the target, then a rename),
  * and JSON read back with errors that name the file.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -41,4 +41,9 @@ export async function readJson<T>(path: string): Promise<T> {
 export async function saveConfig(dir: string, config: unknown): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeJson(join(dir, 'config.json'), config);
+}
+
+/** sha256 of a JSON value: identifies settings and codebooks. */
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }

@@ -12,4 +12,4 @@ export {
 export { gpt2Tokenizer, loadTokenizer, tokenizerFromJson, tokenizerFromVocabMerges, type Tokenizer, type TokenizerOptions } from './tokenizer.js';
 export { checkpointNameCandidates, expectedTensors, parameterCount } from './weights.js';
 export { CausalLm, MASKED, causalMask, type EmbeddingBatch, type GenerateOptions, type LoadOptions, type LossBatch } from './model.js';
-export { HOUSE_LM_DIR, resolveLmDir } from './house.js';
+export { HOUSE_LM_DIR, loadLm, resolveLmDir } from './house.js';

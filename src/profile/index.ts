@@ -24,3 +24,17 @@ export {
   type LmExplainOptions,
   type LmWord,
 } from './explain.js';
+export {
+  addNewUsers,
+  behaviourOptions,
+  explainRun,
+  readTunedProfiles,
+  tuneRun,
+  tuneSchema,
+  type NewUserProfiles,
+  type SlotExplanation,
+  type SlotReport,
+  type TuneConfig,
+  type TunedProfiles,
+  type TuneSummary,
+} from './run.js';

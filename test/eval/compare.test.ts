@@ -12,7 +12,7 @@ import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { loadPrepared, prepareData, type Interaction } from '../../src/data/index.js';
 import { resolveCompareConfig } from '../../src/cli/eval.js';
-import { addNewUsers, tuneCommand, tuneSchema } from '../../src/cli/profile.js';
+import { addNewUsers, tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { evalAttributes } from '../../src/eval/attributes.js';
 import { compareFeatureSets, type ColdStartProfiles } from '../../src/eval/compare.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, type CompareReport } from '../../src/eval/report.js';
@@ -27,7 +27,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'userip-compare-'));
   await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 4, hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 128 });
   await prepareData({ dataset: 'embedded', out: data(), threshold: 3, skipBadRows: false, maxUsers: 40 });
-  await tuneCommand(tuneSchema.parse({ data: data(), out: run(), lm: join(dir, 'lm'), behaviourTokens: 40, epochs: 2, lr: 0.05, threads: 1 }));
+  await tuneRun(tuneSchema.parse({ data: data(), out: run(), lm: join(dir, 'lm'), behaviourTokens: 40, epochs: 2, lr: 0.05, threads: 1 }));
 });
 after(() => rm(dir, { recursive: true, force: true }));
 

@@ -1,7 +1,7 @@
 /** The behaviour-text budget of a tune run is cut so that template plus text fit the LM's context. */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { behaviourOptions, tuneSchema } from '../../src/cli/profile.js';
+import { behaviourOptions, tuneSchema } from '../../src/profile/index.js';
 import { gpt2Tokenizer } from '../../src/lm/index.js';
 
 const tokenizer = gpt2Tokenizer();

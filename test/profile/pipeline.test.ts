@@ -14,7 +14,7 @@ import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { exportBank } from '../../src/cli/bank.js';
 import { loadPrepared, prepareData } from '../../src/data/index.js';
-import { addNewUsers, readTunedProfiles, tuneCommand, tuneSchema } from '../../src/cli/profile.js';
+import { addNewUsers, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { openSafetensors } from '../../src/lm/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
@@ -33,7 +33,7 @@ const settings = (out: string, extra: Record<string, unknown> = {}) =>
 
 it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles new users', async () => {
   const out = join(dir, 'run');
-  const summary = await tuneCommand(settings(out));
+  const summary = await tuneRun(settings(out));
   assert.equal(summary.users, 30);
   assert.ok(summary.val_nll_end < summary.val_nll_start, `validation NLL ${summary.val_nll_start} -> ${summary.val_nll_end}`);
   assert.deepEqual(summary.codebooks.map((c) => [c.slot, c.k, c.counts.reduce((a, b) => a + b, 0)]), [['hobby', 4, 30], ['background', 3, 30]]);

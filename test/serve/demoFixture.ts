@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { prepareData } from '../../src/data/index.js';
-import { tuneCommand, tuneSchema } from '../../src/cli/profile.js';
+import { tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { trainServingModel } from '../../src/eval/index.js';
 import { writeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
 
@@ -32,7 +32,7 @@ export async function writeDemoLikeRun(dir: string, options: DemoLikeOptions): P
   const data = join(dir, 'data');
   await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, maxUsers: options.users });
   const profile = join(dir, 'profile');
-  await tuneCommand(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, epochs: options.epochs ?? 2, lr: 0.05, threads: 1 }));
+  await tuneRun(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, epochs: options.epochs ?? 2, lr: 0.05, threads: 1 }));
 
   await trainServingModel({ data, run: profile, out: join(dir, 'serve-model'), seed: 0, threads: 1, ctr: { epochs: options.ctrEpochs ?? 1 } });
 }
