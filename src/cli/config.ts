@@ -32,7 +32,6 @@ export async function resolveConfig<S extends z.ZodType>(
   return parsed.data;
 }
 
-
 export const intFlag = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
