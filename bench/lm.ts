@@ -14,13 +14,12 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Rng, Runtime } from '../src/engine/index.js';
 import { CausalLm, causalMask, expectedTensors, parameterCount, resolveLmDir, writeSafetensors, type LmConfig, type TensorToWrite } from '../src/lm/index.js';
-import { heldOutPerplexity, tokenizeCorpusText } from '../src/lm/pretrain.js';
+import { heldOutPerplexity, hfGpt2Config, tokenizeCorpusText } from '../src/lm/pretrain.js';
 import { GPT2_SMALL } from './engine.js';
 import { emit, peakRssMb, round, timeMedian } from './util.js';
 
 const BATCH = 8;
 const SEQ = 64;
-const END_OF_TEXT = 50256;
 
 interface Throughput {
   params: number;
@@ -73,27 +72,6 @@ async function throughput(lm: CausalLm, tokens: Uint16Array, repeats: number): P
   };
 }
 
-/** The Hugging Face gpt2 config.json of a gpt2 `LmConfig`. */
-function hfGpt2Config(c: LmConfig): Record<string, unknown> {
-  if (c.architecture !== 'gpt2') throw new Error(`hfGpt2Config: architecture ${c.architecture}`);
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: c.vocabSize,
-    n_positions: c.maxPositions,
-    n_ctx: c.maxPositions,
-    n_embd: c.hiddenSize,
-    n_layer: c.numLayers,
-    n_head: c.numHeads,
-    n_inner: c.intermediateSize,
-    activation_function: c.activation,
-    layer_norm_epsilon: c.normEps,
-    tie_word_embeddings: c.tiedEmbeddings,
-    bos_token_id: END_OF_TEXT,
-    eos_token_id: END_OF_TEXT,
-  };
-}
-
 /**
  * A Hugging Face gpt2 checkpoint of shape `c` with random weights (GPT-2's N(0, 0.02) matrices,
  * zero biases, unit LayerNorm gains, F32) and the house LM's GPT-2 tokenizer files.
@@ -108,7 +86,7 @@ async function writeRandomGpt2(dir: string, c: LmConfig, tokenizerDir: string, s
     tensors[name] = { dtype: 'F32', shape, data };
   }
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config(c), null, 2)}\n`);
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config({ context: c.maxPositions, hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads }, 'float32'), null, 2)}\n`);
   for (const file of ['vocab.json', 'merges.txt']) await copyFile(join(tokenizerDir, file), join(dir, file));
 }
 

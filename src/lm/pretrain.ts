@@ -116,7 +116,7 @@ export interface PretrainResult {
 }
 
 /** The Hugging Face gpt2 config.json of a run (real field names, so transformers reads it too). */
-export function hfGpt2Config(s: RunSettings): Record<string, unknown> {
+export function hfGpt2Config(s: Pick<RunSettings, 'context' | 'hidden' | 'layers' | 'heads'>, dtype: 'float16' | 'float32' = 'float16'): Record<string, unknown> {
   return {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
@@ -138,7 +138,7 @@ export function hfGpt2Config(s: RunSettings): Record<string, unknown> {
     tie_word_embeddings: true,
     bos_token_id: END_OF_TEXT,
     eos_token_id: END_OF_TEXT,
-    torch_dtype: 'float16',
+    torch_dtype: dtype,
   };
 }
 
