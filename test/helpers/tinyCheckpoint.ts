@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/random.js';
 import type { LmConfig } from '../../src/lm/config.js';
-import { roundToDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { openSafetensors, roundToDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
 
 export interface TinyCheckpointOptions {
   architecture: 'gpt2' | 'llama' | 'qwen2';
@@ -342,4 +342,29 @@ async function writeLlamaTokenizer(dir: string): Promise<WrittenTokenizer> {
 
 function withoutSpecials(vocab: Record<string, number>, specials: string[]): Record<string, number> {
   return Object.fromEntries(Object.entries(vocab).filter(([t]) => !specials.includes(t)));
+}
+
+/**
+ * Multiplies every weight except the norm gains by `factor`, in the file and in `fx.weights`. At the
+ * fixture's std 0.02 the attention is nearly uniform and the logits nearly flat, so a wrong rotary
+ * angle, head mapping or position would move the logits by less than any sensible tolerance; scaled
+ * up they matter, and the input gradient is large enough to check against float32 finite differences.
+ */
+export async function amplifyCheckpoint(fx: TinyCheckpoint, factor: number): Promise<void> {
+  const path = join(fx.dir, 'model.safetensors');
+  const reader = await openSafetensors(path);
+  const tensors: Record<string, TensorToWrite> = {};
+  try {
+    for (const [name, info] of reader.tensors) {
+      let data = await reader.readFloat32(name);
+      if (fx.weights.has(name) && !/ln_|norm/.test(name)) {
+        data = data.map((x) => x * factor);
+        fx.weights.set(name, data);
+      }
+      tensors[name] = { dtype: info.dtype as FloatDtype, shape: info.shape, data };
+    }
+  } finally {
+    await reader.close();
+  }
+  await writeSafetensors(path, tensors, { ...reader.metadata });
 }

@@ -9,39 +9,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Runtime } from '../../src/engine/index.js';
 import { CausalLm, causalMask } from '../../src/lm/model.js';
-import { openSafetensors, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
 import { referenceLogits } from '../helpers/referenceLm.js';
-import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const rt = new Runtime({ threads: 1 });
 let root: string;
 let fx: TinyCheckpoint;
 let lm: CausalLm;
 
-/** Scales every weight but the norms (file and `fx.weights`), so the logits are far from flat. */
-async function amplify(checkpoint: TinyCheckpoint, factor: number): Promise<void> {
-  const path = join(checkpoint.dir, 'model.safetensors');
-  const reader = await openSafetensors(path);
-  const tensors: Record<string, TensorToWrite> = {};
-  try {
-    for (const [name, info] of reader.tensors) {
-      let data = await reader.readFloat32(name);
-      if (checkpoint.weights.has(name) && !/ln_|norm/.test(name)) {
-        data = data.map((x) => x * factor);
-        checkpoint.weights.set(name, data);
-      }
-      tensors[name] = { dtype: info.dtype as FloatDtype, shape: info.shape, data };
-    }
-  } finally {
-    await reader.close();
-  }
-  await writeSafetensors(path, tensors, { ...reader.metadata });
-}
-
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'userip-generate-'));
   fx = await writeTinyCheckpoint(join(root, 'ck'), { architecture: 'gpt2', seed: 41, maxPositions: 48 });
-  await amplify(fx, 5);
+  await amplifyCheckpoint(fx, 5);
   lm = await CausalLm.load(fx.dir, { runtime: rt });
 });
 after(async () => {

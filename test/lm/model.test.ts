@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm, MASKED, causalMask } from '../../src/lm/model.js';
-import { openSafetensors, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
 import type { ProfileLm } from '../../src/profile/index.js';
 import { argmax, referenceLogits, referenceNll } from '../helpers/referenceLm.js';
-import { writeTinyCheckpoint, type TinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
+import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
 
 const rt = new Runtime({ threads: 1 });
 let root: string;
@@ -26,31 +25,6 @@ after(async () => {
 });
 let counter = 0;
 const fresh = () => join(root, `ck-${counter++}`);
-
-/**
- * Multiplies every weight except the norm gains by `factor`, in the file and in `fx.weights`. At the
- * fixture's std 0.02 the attention is nearly uniform and the logits nearly flat, so a wrong rotary
- * angle or head mapping would move the logits by less than any sensible tolerance; at std 0.2 they
- * matter, and the input gradient is large enough to check against float32 finite differences.
- */
-async function amplify(fx: TinyCheckpoint, factor: number): Promise<void> {
-  const path = join(fx.dir, 'model.safetensors');
-  const reader = await openSafetensors(path);
-  const tensors: Record<string, TensorToWrite> = {};
-  try {
-    for (const [name, info] of reader.tensors) {
-      let data = await reader.readFloat32(name);
-      if (fx.weights.has(name) && !/ln_|norm/.test(name)) {
-        data = data.map((x) => x * factor);
-        fx.weights.set(name, data);
-      }
-      tensors[name] = { dtype: info.dtype as FloatDtype, shape: info.shape, data };
-    }
-  } finally {
-    await reader.close();
-  }
-  await writeSafetensors(path, tensors, { ...reader.metadata });
-}
 
 /** Reference logits of row b of a batch, [T, V]. */
 function referenceRow(fx: TinyCheckpoint, embeds: Float32Array, mask: Float32Array, positions: number[], b: number, T: number): Float64Array {
@@ -105,7 +79,7 @@ for (const [label, options] of ARCHITECTURES) {
     let lm: CausalLm;
     before(async () => {
       fx = await writeTinyCheckpoint(fresh(), options);
-      await amplify(fx, 10);
+      await amplifyCheckpoint(fx, 10);
       lm = await CausalLm.load(fx.dir, { runtime: rt });
     });
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
-import { CausalLm, causalMask, gpt2Tokenizer, openSafetensors, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/index.js';
+import { CausalLm, causalMask, gpt2Tokenizer } from '../../src/lm/index.js';
 import { contrastWords, describeCodesWithLm, explainCodes, wordAfter } from '../../src/profile/explain.js';
 import { buildPrompt, templateTokens, writeMask, type MaskMode, type Slot } from '../../src/profile/template.js';
 import { referenceLogits } from '../helpers/referenceLm.js';
-import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 it('ranks attributes by lift against the whole population, with counts by hand', () => {
   // code 0: users 0,1 watch Comedy; code 1: user 2 watches Horror x3 and Comedy x1.
@@ -83,20 +83,7 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'userip-explain-'));
     fx = await writeTinyCheckpoint(join(root, 'ck'), { architecture: 'gpt2', seed: 17, maxPositions: 48 });
-    // Scale every weight but the norms (file and fx.weights), so the logits are far from flat.
-    const path = join(fx.dir, 'model.safetensors');
-    const reader = await openSafetensors(path);
-    const tensors: Record<string, TensorToWrite> = {};
-    for (const [name, info] of reader.tensors) {
-      let data = await reader.readFloat32(name);
-      if (fx.weights.has(name) && !/ln_/.test(name)) {
-        data = data.map((x) => x * 8);
-        fx.weights.set(name, data);
-      }
-      tensors[name] = { dtype: info.dtype as FloatDtype, shape: info.shape, data };
-    }
-    await reader.close();
-    await writeSafetensors(path, tensors, { ...reader.metadata });
+    await amplifyCheckpoint(fx, 8);
     lm = await CausalLm.load(fx.dir, { runtime: rt });
   });
   after(async () => {
