@@ -32,14 +32,20 @@ export const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }
   patience: z.number().int().positive().default(3),
 });
 
-export const compareSchema = z
-  .object({
-    /** Output directory of `userip data prepare`. */
-    data: z.string(),
-    /** Output directory of `userip profile tune` on that data. */
-    run: z.string(),
-    out: z.string(),
-    model: z.enum(CTR_MODELS).default('dcn'),
+/** What every CTR run on a tune run names: its inputs and output, the CTR model and its settings. */
+export const ctrOnTuneRunSchema = z.object({
+  /** Output directory of `userip data prepare`. */
+  data: z.string(),
+  /** Output directory of `userip profile tune` on that data. */
+  run: z.string(),
+  out: z.string(),
+  model: z.enum(CTR_MODELS).default('dcn'),
+  ctr: compareCtrSchema.prefault({}),
+  threads: z.number().int().positive().optional(),
+});
+
+export const compareSchema = ctrOnTuneRunSchema
+  .extend({
     seeds: z.array(z.number().int()).min(1).default([0, 1, 2, 3, 4]),
     features: z.array(z.enum(FEATURE_SETS)).min(1).default([...FEATURE_SETS]),
     protocols: z.array(z.enum(PROTOCOLS)).min(1).default([...PROTOCOLS]),
@@ -47,9 +53,7 @@ export const compareSchema = z
     coldFraction: z.number().gt(0).lt(1).default(0.2),
     /** Picks the cold-start users; fixed across feature sets and seeds. */
     coldSeed: z.number().int().default(0),
-    ctr: compareCtrSchema.prefault({}),
     mf: mfSettingsSchema.prefault({}),
-    threads: z.number().int().positive().optional(),
   })
   .strict();
 export type CompareConfig = z.infer<typeof compareSchema>;

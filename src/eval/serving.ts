@@ -7,26 +7,19 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadPrepared } from '../data/index.js';
-import { CTR_MODELS, CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
+import { CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
 import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
-import { compareCtrSchema } from './compare.js';
+import { ctrOnTuneRunSchema } from './compare.js';
 import { toJson, writeFileAtomic } from '../io/files.js';
 import { bankIdColumns, readTuneRun } from './run.js';
 import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
 
-export const servingModelSchema = z
-  .object({
-    /** Output directory of `userip data prepare`. */
-    data: z.string(),
-    /** Output directory of `userip profile tune` on that data; its bank feeds the model. */
-    run: z.string(),
+export const servingModelSchema = ctrOnTuneRunSchema
+  .extend({
     /** Where model.json, its weights, features.json and train.json go. */
     out: z.string(),
-    model: z.enum(CTR_MODELS).default('dcn'),
     seed: z.number().int().default(0),
-    ctr: compareCtrSchema.prefault({}),
-    threads: z.number().int().positive().optional(),
   })
   .strict();
 export type ServingModelConfig = z.infer<typeof servingModelSchema>;
