@@ -7,14 +7,15 @@
  * `npm run bench -- lm [--corpus DIR]`: DIR holds valid.txt and either train.txt (a full corpus from
  * `buildCorpus`) or train-unigram.json. The default, models/house-lm/heldout, ships with the repo.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Rng, Runtime } from '../src/engine/index.js';
-import { CausalLm, causalMask, expectedTensors, parameterCount, resolveLmDir, writeSafetensors, type LmConfig, type TensorToWrite } from '../src/lm/index.js';
-import { heldOutPerplexity, hfGpt2Config, tokenizeCorpusText } from '../src/lm/pretrain.js';
+import { Runtime } from '../src/engine/index.js';
+import { writeJson } from '../src/io/files.js';
+import { CausalLm, causalMask, parameterCount, resolveLmDir, writeSafetensors, type LmConfig, type TensorToWrite } from '../src/lm/index.js';
+import { heldOutPerplexity, hfGpt2Config, initGpt2Weights, tokenizeCorpusText } from '../src/lm/pretrain.js';
 import { GPT2_SMALL } from './engine.js';
 import { emit, peakRssMb, round, timeMedian } from './util.js';
 
@@ -73,20 +74,14 @@ async function throughput(lm: CausalLm, tokens: Uint16Array, repeats: number): P
 }
 
 /**
- * A Hugging Face gpt2 checkpoint of shape `c` with random weights (GPT-2's N(0, 0.02) matrices,
- * zero biases, unit LayerNorm gains, F32) and the house LM's GPT-2 tokenizer files.
+ * A Hugging Face gpt2 checkpoint of shape `c` with random weights (the pretrain command's GPT-2
+ * initialisation, F32) and the house LM's GPT-2 tokenizer files.
  */
 async function writeRandomGpt2(dir: string, c: LmConfig, tokenizerDir: string, seed: number): Promise<void> {
-  const rng = new Rng(seed);
   const tensors: Record<string, TensorToWrite> = {};
-  for (const [name, shape] of expectedTensors(c)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (/ln_\w+\.weight$/.test(name)) data.fill(1);
-    else if (shape.length === 2) rng.fillNormal(data, 0.02);
-    tensors[name] = { dtype: 'F32', shape, data };
-  }
+  for (const w of initGpt2Weights(c, seed)) tensors[w.name] = { dtype: 'F32', shape: w.shape, data: w.data };
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config({ context: c.maxPositions, hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads }, 'float32'), null, 2)}\n`);
+  await writeJson(join(dir, 'config.json'), hfGpt2Config({ context: c.maxPositions, hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads }, 'float32'));
   for (const file of ['vocab.json', 'merges.txt']) await copyFile(join(tokenizerDir, file), join(dir, file));
 }
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic, writeJson } from '../io/files.js';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
@@ -328,13 +328,13 @@ export async function writeGpt2TokenizerFiles(dir: string): Promise<void> {
 // model
 // ---------------------------------------------------------------------------------------------
 
-interface Weight extends Param {
+export interface Weight extends Param {
   shape: number[];
   decay: boolean;
 }
 
 /** GPT-2's initialization: N(0, 0.02), residual projections scaled by 1/sqrt(2 L), zero biases, unit gains. */
-function initWeights(config: LmConfig, seed: number): Weight[] {
+export function initGpt2Weights(config: LmConfig, seed: number): Weight[] {
   const rng = new Rng(seed);
   const residualStd = 0.02 / Math.sqrt(2 * config.numLayers);
   return [...expectedTensors(config)].map(([name, shape]) => {
@@ -542,7 +542,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   const config = parseLmConfig(hfGpt2Config(run), 'house LM settings');
   const { out, context: T } = settings;
   await mkdir(join(out, 'tokens'), { recursive: true });
-  await writeFileAtomic(join(out, 'pretrain-config.json'), `${JSON.stringify(settings, null, 2)}\n`);
+  await writeJson(join(out, 'pretrain-config.json'), settings);
   const logFile = join(out, 'train-log.jsonl');
   const record = (entry: Record<string, unknown>) => appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
@@ -551,7 +551,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   if (trainTokens.length <= T + 1) throw new Error(`${settings.corpus}/train.txt: ${trainTokens.length} tokens, need more than context + 1 = ${T + 1}`);
   if (validTokens.length < 2) throw new Error(`${settings.corpus}/valid.txt: needs at least 2 tokens`);
 
-  const weights = initWeights(config, run.seed);
+  const weights = initGpt2Weights(config, run.seed);
   const params = weights.reduce((n, w) => n + w.data.length, 0);
   const adamw = (weightDecay: number) => new AdamW({ lr: run.lr, weightDecay });
   let decay: Optimizer = adamw(run.weightDecay);
@@ -690,7 +690,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
     };
-    await writeFileAtomic(join(out, 'pretrain-summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await writeJson(join(out, 'pretrain-summary.json'), summary);
     await record({ event: 'final', ...summary });
     log(`val ppl ${val.ppl.toFixed(2)} vs unigram ppl ${unigramPpl.toFixed(2)} (ratio ${(val.ppl / unigramPpl).toFixed(3)}) after ${step} steps`);
     return { finished: true, ...base, val, unigramPpl, trainLoss };
@@ -704,8 +704,8 @@ async function writeModel(dir: string, run: RunSettings, weights: readonly Weigh
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of weights) tensors[w.name] = { dtype: 'F16', shape: w.shape, data: f16.get(w.name)! };
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(hfGpt2Config(run), null, 2)}\n`);
-  await writeFileAtomic(join(dir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }, null, 2)}\n`);
+  await writeJson(join(dir, 'config.json'), hfGpt2Config(run));
+  await writeJson(join(dir, 'generation_config.json'), { bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT });
   await writeGpt2TokenizerFiles(dir);
 }
 
