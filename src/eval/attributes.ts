@@ -12,11 +12,11 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { indexIds, loadPrepared } from '../data/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
-import { toJson, writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic, writeJson } from '../io/files.js';
 import { nmi } from './nmi.js';
 import { DEFAULT_PROBE, probeAccuracy } from './probe.js';
 import { bankIdColumns, readTuneRun, softTokenRows } from './run.js';
-import { buildVocab } from './table.js';
+import { buildVocab, ratingRows } from './table.js';
 
 export const attributesSchema = z
   .object({
@@ -92,8 +92,7 @@ export async function evalAttributes(input: z.input<typeof attributesSchema>, lo
   // MF over every user's train-split ratings; the users evaluated are those with a UserIP profile.
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
   const ks = tune.slots.map((s) => s.k);
-  const ratings = prepared.split.train.map((i) => ({ user: vocab.users.get(i.user)!, item: vocab.items.get(i.item)!, value: i.rating }));
-  const mf = mfKmeans(ratings, [], vocab.users.size, vocab.items.size, ks, config.mf);
+  const mf = mfKmeans(ratingRows(prepared.split.train, vocab), [], vocab.users.size, vocab.items.size, ks, config.mf);
   const probeOptions = { ...config.probe, folds: config.folds, seed: config.seed };
   const profiled = tune.users.filter((u) => tune.bankIds.has(u) && vocab.users.has(u));
 
@@ -142,7 +141,7 @@ export async function evalAttributes(input: z.input<typeof attributesSchema>, lo
     attributes: results,
     seconds: (performance.now() - started) / 1000,
   };
-  await writeFileAtomic(join(out, 'attributes.json'), toJson(report));
+  await writeJson(join(out, 'attributes.json'), report);
   await writeFileAtomic(join(out, 'attributes.md'), attributesMarkdown(report));
   return report;
 }

@@ -15,11 +15,10 @@ import { addNewUsers } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
-import { toJson, writeFileAtomic } from '../io/files.js';
-import type { Rating } from './mf.js';
+import { writeFileAtomic, writeJson } from '../io/files.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
 
 /**
  * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped
@@ -135,13 +134,9 @@ function encodeWith(ctx: Context): (rows: readonly Interaction[]) => RowSet {
   return (rows) => encodeRows(rows, ctx.vocab, ctx.prepared.config.threshold);
 }
 
-function ratingsOf(ctx: Context, rows: readonly Interaction[]): Rating[] {
-  return rows.map((i) => ({ user: ctx.vocab.users.get(i.user)!, item: ctx.vocab.items.get(i.item)!, value: i.rating }));
-}
-
 function mfKmeansIds(ctx: Context, fit: readonly Interaction[], foldIn: readonly Interaction[]): Int32Array[] {
   const ks = ctx.tune.slots.map((s) => s.k);
-  return mfKmeans(ratingsOf(ctx, fit), ratingsOf(ctx, foldIn), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
+  return mfKmeans(ratingRows(fit, ctx.vocab), ratingRows(foldIn, ctx.vocab), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
 }
 
 function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
@@ -250,7 +245,7 @@ async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: strin
 }
 
 async function writeReport(out: string, report: CompareReport, tune: TuneRun): Promise<void> {
-  await writeFileAtomic(join(out, 'report.json'), toJson(report));
+  await writeJson(join(out, 'report.json'), report);
   await writeFileAtomic(join(out, 'report.md'), reportMarkdown(report));
   await writeFileAtomic(join(out, 'auc.svg'), aucPlot(report));
   await writeFileAtomic(join(out, 'curves.svg'), curvesPlot(report));

@@ -11,7 +11,7 @@ import { CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js'
 import { Runtime } from '../engine/index.js';
 import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
 import { ctrOnTuneRunSchema } from './compare.js';
-import { toJson, writeFileAtomic } from '../io/files.js';
+import { writeJson } from '../io/files.js';
 import { bankIdColumns, readTuneRun } from './run.js';
 import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
 
@@ -70,7 +70,7 @@ export async function trainServingModel(input: z.input<typeof servingModelSchema
       test_logloss: logloss(test.labels, probs),
       seconds: (performance.now() - started) / 1000,
     };
-    await writeFileAtomic(join(config.out, 'train.json'), toJson({ config, ...summary }));
+    await writeJson(join(config.out, 'train.json'), { config, ...summary });
     return summary;
   } finally {
     await runtime.close();

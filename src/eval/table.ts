@@ -9,6 +9,7 @@
  */
 import { clickLabel, indexIds, type Interaction, type ItemInfo } from '../data/index.js';
 import type { FieldSchemaInput, LabeledRows } from '../ctr/index.js';
+import type { Rating } from './mf.js';
 
 const NO_ATTRIBUTE = '(none)';
 
@@ -31,6 +32,11 @@ export function buildVocab(interactions: readonly Interaction[], items: Readonly
   const names = [...itemIds.keys()].map((item) => primaryAttribute(items.get(item)));
   const attributes = indexIds(names);
   return { users, items: itemIds, attributes, itemAttribute: Int32Array.from(names, (a) => attributes.get(a)!) };
+}
+
+/** Interactions as MF ratings keyed by vocab indices. */
+export function ratingRows(interactions: readonly Interaction[], vocab: Vocab): Rating[] {
+  return interactions.map((i) => ({ user: vocab.users.get(i.user)!, item: vocab.items.get(i.item)!, value: i.rating }));
 }
 
 /** Interactions as columns of vocab indices, with click labels. */

@@ -23,7 +23,7 @@ export async function writeFileAtomic(path: string, body: string | Uint8Array): 
 }
 
 /** Pretty JSON with a final newline; undefined metrics (NaN) come out as null, as JSON.stringify writes them. */
-export const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, toJson(value));
