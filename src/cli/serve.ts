@@ -9,10 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from '../bank/index.js';
 import { loadCtrModel } from '../ctr/index.js';
-import { loadPrepared, splitBehaviourText } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
-import { loadLm, type Tokenizer } from '../lm/index.js';
-import { behaviourOptions, readTunedProfiles, templateTokens, type TuneConfig } from '../profile/index.js';
+import { loadLm } from '../lm/index.js';
+import { readTunedProfiles, runBehaviourText, templateTokens } from '../profile/index.js';
 import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBank, type ProfileProvider } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
 
@@ -151,10 +150,4 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
     weightDecay: tune.weightDecay,
     seed: tune.seed,
   });
-}
-
-/** Each user's behaviour text exactly as the tune run trained on it (train split, the run's token budget). */
-export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, string>> {
-  const prepared = await loadPrepared(tune.data);
-  return splitBehaviourText(prepared.split, prepared.dataset.items, behaviourOptions(tune, tokenizer, contextLength)).train;
 }

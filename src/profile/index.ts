@@ -29,6 +29,7 @@ export {
   behaviourOptions,
   explainRun,
   readTunedProfiles,
+  runBehaviourText,
   tuneRun,
   tuneSchema,
   type NewUserProfiles,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { behaviourText, loadPrepared, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo } from '../data/index.js';
+import { behaviourText, loadPrepared, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
 import { loadLm, openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
@@ -96,7 +96,13 @@ export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, conte
   return { countTokens: (s) => tokenizer.encode(s).length, maxTokens: Math.min(config.behaviourTokens, room), source: config.behaviourSource, ratings: config.behaviourRatings };
 }
 
-function behaviourTokens(prepared: Awaited<ReturnType<typeof loadPrepared>>, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
+/** Each user's behaviour text exactly as the tune run trained on it (train split, the run's token budget). */
+export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, string>> {
+  const prepared = await loadPrepared(tune.data);
+  return behaviourText(prepared.split.train, prepared.dataset.items, behaviourOptions(tune, tokenizer, contextLength));
+}
+
+function behaviourTokens(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
   const tok = lm.tokenizer;
   const options = behaviourOptions(config, tok, lm.config.maxPositions);
   if (options.maxTokens < config.behaviourTokens) {
