@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodeIds } from '../src/bank/model.js';
 import { SqliteFeatureBank } from '../src/bank/index.js';
-import { readTunedProfiles, runBehaviourText } from '../src/profile/index.js';
+import { readTunedProfiles, runBehaviourWindows } from '../src/profile/index.js';
 import { Rng } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
 import { loadFeatureMap } from '../src/serve/index.js';
@@ -176,7 +176,9 @@ async function bytesPerUser(run: string, bankPath: string): Promise<Record<strin
   }
   const tuned = await readTunedProfiles(run);
   const lmDir = resolveLmDir(tuned.config.lm);
-  const texts = await runBehaviourText(tuned.config, await loadTokenizer(lmDir), (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);
+  const tokenizer = await loadTokenizer(lmDir);
+  const windows = await runBehaviourWindows(tuned.config, tokenizer, (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);
+  const texts = new Map([...windows].map(([user, w]) => [user, w.map((ids) => tokenizer.decode(ids)).join('\n')]));
   let textBytes = 0;
   for (const text of texts.values()) textBytes += Buffer.byteLength(text);
   let lmWeightBytes = 0;

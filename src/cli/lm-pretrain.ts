@@ -6,12 +6,13 @@ import { intFlag, numberFlag, resolveConfig } from './config.js';
 export function pretrainCommand(): Command {
   return new Command('pretrain')
     .description(
-      'train a small GPT-2-architecture LM (GPT-2 BPE) from scratch; resumable: rerun the same command to continue ' +
-        'from the last checkpoint. Writes a Hugging Face gpt2 directory (config.json, model.safetensors, vocab.json, merges.txt).',
+      'train a small GPT-2-architecture LM from scratch; resumable: rerun the same command to continue ' +
+        'from the last checkpoint. Writes a Hugging Face gpt2 directory (config.json, model.safetensors and the tokenizer files).',
     )
     .option('--config <file>', 'JSON config; flags override it')
     .option('--corpus <dir>', 'corpus directory with train.txt and valid.txt')
     .option('--out <dir>', 'run directory: checkpoint, logs, and the model files at the end')
+    .option('--tokenizer <dir>', 'directory with tokenizer.json (from `userip lm tokenizer`); default GPT-2 BPE')
     .option('--layers <n>', 'transformer blocks (default 4)', intFlag)
     .option('--hidden <n>', 'hidden size n_embd (default 256)', intFlag)
     .option('--heads <n>', 'attention heads (default 4)', intFlag)

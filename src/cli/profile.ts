@@ -1,6 +1,6 @@
 /** `userip profile tune` and `userip profile explain`: the command-line face of src/profile/run.ts. */
 import { Command } from 'commander';
-import { explainRun, MASK_MODES, TOKEN_INITS, tuneRun, tuneSchema, type CodeLmText, type SlotExplanation } from '../profile/index.js';
+import { BEHAVIOUR_FORMATS, explainRun, MASK_MODES, tuneRun, tuneSchema, type CodeLmText, type SlotExplanation } from '../profile/index.js';
 import { intFlag, numberFlag, resolveConfig, switchFlag } from './config.js';
 
 export function profileCommand(): Command {
@@ -13,17 +13,23 @@ export function profileCommand(): Command {
     .requiredOption('--out <dir>', 'output directory (rerun with the same one to resume)')
     .option('--lm <dir>', 'Hugging Face model directory, or "house" for the shipped house LM (default)')
     .option('--mask <mode>', `attention mask: ${MASK_MODES.join(' | ')} (default paper)`)
-    .option('--init <how>', `soft-token initialisation: ${TOKEN_INITS.join(' | ')} (default per-user; shared: one random vector per slot for every user)`)
     .option('--behaviour-source <src>', 'items | reviews | both (default items)')
-    .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text (default 128)', intFlag)
+    .option('--behaviour-format <fmt>', `item fields of each behaviour line: ${Object.keys(BEHAVIOUR_FORMATS).join(' | ')} (default full: title, year, genres, categories, brand, price)`)
+    .option('--behaviour-tokens <n>', 'tokens per window of behaviour text; the whole train history is cut into such windows (default 256, cut to the LM\'s context)', intFlag)
     .option('--behaviour-ratings <on|off>', 'end each behaviour line with the user\'s rating (default on)', switchFlag)
-    .option('--epochs <n>', 'passes over the users (default 4)', intFlag)
-    .option('--patience <n>', 'epochs without validation improvement before a user stops (default 2)', intFlag)
-    .option('--lr <x>', 'AdamW learning rate (default 0.01, as the paper)', numberFlag)
-    .option('--batch-size <n>', 'users per step (default 8, as the paper)', intFlag)
+    .option('--lr <x>', 'AdamW learning rate of the population token and the users\' tokens (default 0.05)', numberFlag)
+    .option('--batch-tokens <n>', 'prompt tokens per LM batch (default 4096)', intFlag)
+    .option('--windows-per-step <n>', 'windows of a user in one of its steps (default 4)', intFlag)
+    .option('--population-steps <n>', 'steps of the population token shared by all users, before the users\' own (default 100)', intFlag)
+    .option('--user-steps <n>', 'step budget of each user per E-step (default 8)', intFlag)
+    .option('--convergence <x>', 'a user stops once its gradient norm is below this share of its first (default 0.1; 0 = budget only)', numberFlag)
+    .option('--prior <x>', 'L2 prior on a user\'s offset from the population token (default 0.01)', numberFlag)
+    .option('--em-rounds <n>', 'E-step / M-step rounds (default 2)', intFlag)
+    .option('--commitment <x>', 'β: pull toward the nearest code\'s centroid from the second E-step on (default 0.1)', numberFlag)
+    .option('--diagnostics-users <n>', 'users sampled for the retrieval and split-half diagnostics, 0 = skip (default 40)', intFlag)
     .option('--seed <n>', 'random seed (default 0)', intFlag)
     .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
-    .option('--checkpoint-every <n>', 'checkpoint every N steps, and at every epoch end (default 50)', intFlag)
+    .option('--checkpoint-every <n>', 'checkpoint every N LM batches, and at every phase end (default 50)', intFlag)
     .action(async (flags) => {
       const config = await resolveConfig(tuneSchema, flags.config, flags);
       const summary = await tuneRun(config);

@@ -11,7 +11,7 @@ import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from
 import { loadCtrModel } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
 import { loadLm } from '../lm/index.js';
-import { readTunedProfiles, runBehaviourText, templateTokens } from '../profile/index.js';
+import { readTunedProfiles, runBehaviourWindows, templateTokens, trainerOptions } from '../profile/index.js';
 import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBank, type ProfileProvider } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
 
@@ -136,18 +136,12 @@ async function lmProfiles(config: ServeConfig, toClose: (() => Promise<void>)[])
   const runtime = new Runtime({ threads: tune.threads });
   toClose.push(() => runtime.close());
   const lm = await loadLm(tune.lm, runtime);
-  const tok = lm.tokenizer;
-  const text = await runBehaviourText(tune, tok, lm.config.maxPositions);
+  const behaviour = await runBehaviourWindows(tune, lm.tokenizer, lm.config.maxPositions);
+  const trainer = trainerOptions(tune, lm.id, undefined, tuned);
   return new LmProfiles({
     lm,
-    template: templateTokens(tok, tuned.slots, tune.behaviourPrefix),
-    codebooks: tuned.codebooks,
-    behaviour: new Map([...text].map(([user, t]) => [user, tok.encode(t)])),
-    steps: config.lmSteps ?? tune.epochs,
-    mask: tune.mask,
-    init: tune.init,
-    lr: tune.lr,
-    weightDecay: tune.weightDecay,
-    seed: tune.seed,
+    template: templateTokens(lm.tokenizer, tuned.slots, tune.behaviourPrefix),
+    behaviour,
+    trainer: { ...trainer, userSteps: config.lmSteps ?? trainer.userSteps, checkpointEvery: Number.MAX_SAFE_INTEGER, configHash: 'serve' },
   });
 }

@@ -39,17 +39,33 @@ export function behaviourText(
 ): Map<string, string> {
   const separator = options.separator ?? '\n';
   const separatorTokens = options.countTokens(separator);
-  const perLine = options.maxTokensPerInteraction;
   const texts = new Map<string, string>();
+  for (const [user, lines] of behaviourLines(interactions, items, options)) {
+    const text = newestWithinBudget(lines, options.maxTokens, separator, separatorTokens, options.countTokens);
+    if (text !== '') texts.set(user, text);
+  }
+  return texts;
+}
+
+/**
+ * user → every interaction's line, oldest first (whole-history tuning packs them into windows; pass the
+ * TRAIN part of a split). `maxTokens` does not apply here; `maxTokensPerInteraction` does.
+ */
+export function behaviourLines(
+  interactions: readonly Interaction[],
+  items: ReadonlyMap<string, ItemInfo>,
+  options: Omit<BehaviourOptions, 'maxTokens'>,
+): Map<string, string[]> {
+  const perLine = options.maxTokensPerInteraction;
+  const out = new Map<string, string[]>();
   for (const [user, positions] of positionsByUser(interactions)) {
     const lines = sortByTime(positions.map((position) => interactions[position]))
       .map((interaction) => interactionText(interaction, items.get(interaction.item), options))
       .map((line) => (perLine === undefined ? line : cutToTokens(line, perLine, options.countTokens)))
       .filter((line) => line !== '');
-    const text = newestWithinBudget(lines, options.maxTokens, separator, separatorTokens, options.countTokens);
-    if (text !== '') texts.set(user, text);
+    if (lines.length) out.set(user, lines);
   }
-  return texts;
+  return out;
 }
 
 /** Training text and validation text per user (the validation text is what validation NLL is measured on). */
@@ -61,7 +77,7 @@ export function splitBehaviourText(
   return { train: behaviourText(split.train, items, options), valid: behaviourText(split.valid, items, options) };
 }
 
-function interactionText(interaction: Interaction, item: ItemInfo | undefined, options: BehaviourOptions): string {
+function interactionText(interaction: Interaction, item: ItemInfo | undefined, options: Omit<BehaviourOptions, 'maxTokens'>): string {
   const source = options.source ?? 'items';
   const itemPart = source === 'reviews' || !item ? '' : itemText(item, options.itemFields ?? DEFAULT_FIELDS);
   const ratingPart = options.ratings ? `rated ${interaction.rating}` : '';

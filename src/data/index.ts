@@ -24,6 +24,7 @@ export {
 export { sortByTime, splitByTime, writeSplitCsv, type Split } from './split.js';
 export { loadPrepared, prepareData, prepareSchema, type PrepareConfig, type Prepared } from './prepared.js';
 export {
+  behaviourLines,
   behaviourText,
   splitBehaviourText,
   type BehaviourOptions,

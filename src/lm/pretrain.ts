@@ -1,7 +1,8 @@
 /**
- * House-LM pretraining: a small GPT-2 (GPT-2 BPE, 50257 tokens, tied output head) trained from
- * scratch on the corpus written by `buildCorpus`, then saved in the Hugging Face gpt2 layout so that
- * `loadCheckpoint` reads it like any downloaded model.
+ * House-LM pretraining: a small GPT-2 (tied output head) trained from scratch on the corpus written by
+ * `buildCorpus`, then saved in the Hugging Face gpt2 layout so that `loadCheckpoint` reads it like any
+ * downloaded model. The tokenizer is GPT-2's BPE (50257 tokens, house LM v1) or a `tokenizer.json`
+ * directory from `trainTokenizer` (the compact vocabulary of v2), copied into the model directory.
  *
  * One run directory holds everything: the token-id cache, a single-file checkpoint (weights, AdamW
  * moments, step; written atomically), a JSON-lines log, the effective settings and, at the end, the
@@ -36,7 +37,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { parseLmConfig, type LmConfig } from './config.js';
 import { splitCorpusDocuments } from './corpus.js';
 import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from './safetensors.js';
-import { gpt2Tokenizer } from './tokenizer.js';
+import { gpt2Tokenizer, loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { gpt2Logits } from './transformer.js';
 import { expectedTensors } from './weights.js';
 
@@ -66,6 +67,8 @@ const runSchema = z.object({
   weightDecay: z.number().nonnegative().default(0.1),
   clip: z.number().positive().default(1),
   seed: z.number().int().nonnegative().default(0),
+  /** Directory with tokenizer.json (+ tokenizer_config.json); absent: GPT-2's BPE. */
+  tokenizer: z.string().optional(),
 });
 
 export const pretrainSettingsSchema = runSchema.extend({
@@ -116,11 +119,15 @@ export interface PretrainResult {
 }
 
 /** The Hugging Face gpt2 config.json of a run (real field names, so transformers reads it too). */
-export function hfGpt2Config(s: Pick<RunSettings, 'context' | 'hidden' | 'layers' | 'heads'>, dtype: 'float16' | 'float32' = 'float16'): Record<string, unknown> {
+export function hfGpt2Config(
+  s: Pick<RunSettings, 'context' | 'hidden' | 'layers' | 'heads'>,
+  dtype: 'float16' | 'float32' = 'float16',
+  vocab: { size: number; endOfText: number } = { size: GPT2_VOCAB_SIZE, endOfText: END_OF_TEXT },
+): Record<string, unknown> {
   return {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
-    vocab_size: GPT2_VOCAB_SIZE,
+    vocab_size: vocab.size,
     n_positions: s.context,
     n_ctx: s.context,
     n_embd: s.hidden,
@@ -136,8 +143,8 @@ export function hfGpt2Config(s: Pick<RunSettings, 'context' | 'hidden' | 'layers
     scale_attn_weights: true,
     scale_attn_by_inverse_layer_idx: false,
     tie_word_embeddings: true,
-    bos_token_id: END_OF_TEXT,
-    eos_token_id: END_OF_TEXT,
+    bos_token_id: vocab.endOfText,
+    eos_token_id: vocab.endOfText,
     torch_dtype: dtype,
   };
 }
@@ -146,24 +153,35 @@ export function hfGpt2Config(s: Pick<RunSettings, 'context' | 'hidden' | 'layers
 // tokens
 // ---------------------------------------------------------------------------------------------
 
-/** Token ids of a corpus file: each document's BPE ids followed by <|endoftext|>. */
-export function tokenizeCorpusText(text: string): Uint16Array {
-  const tok = gpt2Tokenizer();
+/** Token ids of a corpus file: each document's ids followed by the end-of-text id. */
+export function tokenizeCorpusText(text: string, tok: Tokenizer = gpt2Tokenizer()): Uint16Array {
+  const endOfText = endOfTextId(tok);
   const ids: number[] = [];
   for (const doc of splitCorpusDocuments(text)) {
     for (const id of tok.encode(doc)) ids.push(id);
-    ids.push(END_OF_TEXT);
+    ids.push(endOfText);
   }
   return Uint16Array.from(ids);
 }
 
+function endOfTextId(tok: Tokenizer): number {
+  if (tok.eosId === undefined) throw new Error(`${tok.name}: names no end-of-text (eos) token, which separates pretraining documents`);
+  if (tok.vocabSize > 65536) throw new Error(`${tok.name}: ${tok.vocabSize} tokens do not fit the uint16 token cache`);
+  return tok.eosId;
+}
+
+/** The run's tokenizer: the `tokenizer` directory's, else GPT-2's BPE. */
+export async function pretrainTokenizer(dir: string | undefined): Promise<Tokenizer> {
+  return dir === undefined ? gpt2Tokenizer() : loadTokenizer(dir);
+}
+
 /**
- * Token ids of `file`, cached as raw little-endian uint16 (every GPT-2 id fits) next to a key of the
- * text's hash, so that a changed corpus is re-tokenized.
+ * Token ids of `file`, cached as raw little-endian uint16 next to a key of the text's and the
+ * tokenizer's hash, so that a changed corpus or tokenizer is re-tokenized.
  */
-async function cachedTokens(file: string, cacheDir: string, name: string, log: (line: string) => void): Promise<Uint16Array> {
+async function cachedTokens(file: string, tok: Tokenizer, tokenizerKey: string, cacheDir: string, name: string, log: (line: string) => void): Promise<Uint16Array> {
   const text = await readFile(file);
-  const key = `gpt2-r50k ${createHash('sha256').update(text).digest('hex')}`;
+  const key = `${tokenizerKey} ${createHash('sha256').update(text).digest('hex')}`;
   const binPath = join(cacheDir, `${name}.u16`);
   const keyPath = join(cacheDir, `${name}.key`);
   if ((await exists(binPath)) && (await readFile(keyPath, 'utf8').catch(() => '')) === key) {
@@ -171,7 +189,7 @@ async function cachedTokens(file: string, cacheDir: string, name: string, log: (
     return new Uint16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2);
   }
   const started = Date.now();
-  const ids = tokenizeCorpusText(text.toString('utf8'));
+  const ids = tokenizeCorpusText(text.toString('utf8'), tok);
   log(`tokenized ${file}: ${text.length} bytes -> ${ids.length} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await writeFileAtomic(binPath, new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
   await writeFileAtomic(keyPath, key);
@@ -226,12 +244,12 @@ const unigramFileSchema = z.object({
 });
 
 /** Counts the tokens of `corpusDir`/train.txt and writes them to `out` (JSON, one line of counts). */
-export async function writeUnigramCounts(corpusDir: string, out: string): Promise<UnigramCounts> {
+export async function writeUnigramCounts(corpusDir: string, out: string, tok: Tokenizer = gpt2Tokenizer()): Promise<UnigramCounts> {
   const text = await readFile(join(corpusDir, 'train.txt'));
-  const unigram = unigramCounts(tokenizeCorpusText(text.toString('utf8')));
+  const unigram = unigramCounts(tokenizeCorpusText(text.toString('utf8'), tok), tok.vocabSize);
   const header = {
     format: UNIGRAM_COUNTS_FORMAT,
-    description: 'GPT-2 (r50k_base) token counts of train.txt; each document is encoded and followed by <|endoftext|> (50256)',
+    description: `${tok.name} token counts of train.txt; each document is encoded and followed by the end-of-text token (${tok.eosId})`,
     source: { file: 'train.txt', bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') },
     vocabSize: unigram.vocabSize,
     total: unigram.total,
@@ -263,12 +281,20 @@ export async function readUnigramCounts(path: string): Promise<UnigramCounts> {
  * The held-out tokens of a corpus directory and the unigram counts of its training text: from
  * train.txt when present, else from `UNIGRAM_COUNTS_FILE`.
  */
-export async function heldOutCorpus(corpusDir: string): Promise<{ valid: Uint16Array; unigram: UnigramCounts; unigramSource: string }> {
-  const valid = tokenizeCorpusText(await readFile(join(corpusDir, 'valid.txt'), 'utf8'));
+export async function heldOutCorpus(corpusDir: string, tok: Tokenizer = gpt2Tokenizer()): Promise<{ valid: Uint16Array; validBytes: number; unigram: UnigramCounts; unigramSource: string }> {
+  const validText = await readFile(join(corpusDir, 'valid.txt'), 'utf8');
+  const valid = tokenizeCorpusText(validText, tok);
+  const validBytes = Buffer.byteLength(validText);
   const trainPath = join(corpusDir, 'train.txt');
-  if (await exists(trainPath)) return { valid, unigram: unigramCounts(tokenizeCorpusText(await readFile(trainPath, 'utf8'))), unigramSource: 'train.txt' };
+  if (await exists(trainPath)) {
+    return { valid, validBytes, unigram: unigramCounts(tokenizeCorpusText(await readFile(trainPath, 'utf8'), tok), tok.vocabSize), unigramSource: 'train.txt' };
+  }
   const countsPath = join(corpusDir, UNIGRAM_COUNTS_FILE);
-  if (await exists(countsPath)) return { valid, unigram: await readUnigramCounts(countsPath), unigramSource: UNIGRAM_COUNTS_FILE };
+  if (await exists(countsPath)) {
+    const unigram = await readUnigramCounts(countsPath);
+    if (unigram.vocabSize !== tok.vocabSize) throw new Error(`${countsPath}: counts ${unigram.vocabSize} token ids, but ${tok.name} has ${tok.vocabSize}`);
+    return { valid, validBytes, unigram, unigramSource: UNIGRAM_COUNTS_FILE };
+  }
   throw new Error(`${corpusDir}: has neither train.txt nor ${UNIGRAM_COUNTS_FILE}, one of which the unigram baseline needs`);
 }
 
@@ -455,23 +481,25 @@ async function evaluate(session: Session, weights: Record<string, HostTensor>, t
  * Validation perplexity of a GPT-2-architecture checkpoint on a corpus's valid.txt (consecutive
  * windows of the model's full context), next to the unigram baseline from its train.txt (or, without
  * train.txt, from its `UNIGRAM_COUNTS_FILE`): the numbers `pretrain` reports for the house LM,
- * recomputed from the saved files.
+ * recomputed from the saved files. `bitsPerByte` (the NLL of all predicted tokens over the text's
+ * UTF-8 bytes) compares models whose tokenizers differ.
  */
 export async function heldOutPerplexity(
   lmDir: string,
   corpusDir: string,
   options: { threads?: number; batch?: number } = {},
-): Promise<{ valPpl: number; unigramPpl: number; tokens: number; unigramSource: string }> {
+): Promise<{ valPpl: number; unigramPpl: number; tokens: number; bitsPerByte: number; unigramSource: string }> {
   const ckpt = await loadCheckpoint(lmDir);
   if (ckpt.config.architecture !== 'gpt2' || !ckpt.config.tiedEmbeddings) throw new Error(`${lmDir}: heldOutPerplexity needs a gpt2 checkpoint with a tied head`);
-  const { valid, unigram, unigramSource } = await heldOutCorpus(corpusDir);
+  const { valid, validBytes, unigram, unigramSource } = await heldOutCorpus(corpusDir, ckpt.tokenizer);
   const T = ckpt.config.maxPositions;
   const runtime = new Runtime({ threads: options.threads ?? 1 });
   try {
     const session = await runtime.session(evalGraph(ckpt.config, T));
     const feeds = Object.fromEntries([...expectedTensors(ckpt.config)].map(([name, shape]) => [name, float32(ckpt.weights.get(name)!, shape)]));
     const { loss, tokens } = await evaluate(session, feeds, valid, T, options.batch ?? 16);
-    return { valPpl: Math.exp(loss), unigramPpl: unigramPerplexityFromCounts(unigram, valid), tokens, unigramSource };
+    const bitsPerByte = (loss * tokens) / Math.LN2 / validBytes;
+    return { valPpl: Math.exp(loss), unigramPpl: unigramPerplexityFromCounts(unigram, valid), tokens, bitsPerByte, unigramSource };
   } finally {
     await runtime.close();
   }
@@ -539,15 +567,18 @@ export function learningRate(s: RunSettings, step: number): number {
 export async function pretrain(options: PretrainOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<PretrainResult> {
   const settings = pretrainSettingsSchema.parse(options);
   const run = runSchema.parse(settings);
-  const config = parseLmConfig(hfGpt2Config(run), 'house LM settings');
+  const tok = await pretrainTokenizer(run.tokenizer);
+  const vocab = { size: tok.vocabSize, endOfText: endOfTextId(tok) };
+  const tokenizerKey = run.tokenizer === undefined ? 'gpt2-r50k' : `sha256:${createHash('sha256').update(await readFile(join(run.tokenizer, 'tokenizer.json'))).digest('hex')}`;
+  const config = parseLmConfig(hfGpt2Config(run, 'float16', vocab), 'house LM settings');
   const { out, context: T } = settings;
   await mkdir(join(out, 'tokens'), { recursive: true });
   await writeJson(join(out, 'pretrain-config.json'), settings);
   const logFile = join(out, 'train-log.jsonl');
   const record = (entry: Record<string, unknown>) => appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
-  const trainTokens = await cachedTokens(join(settings.corpus, 'train.txt'), join(out, 'tokens'), 'train', log);
-  const validTokens = await cachedTokens(join(settings.corpus, 'valid.txt'), join(out, 'tokens'), 'valid', log);
+  const trainTokens = await cachedTokens(join(settings.corpus, 'train.txt'), tok, tokenizerKey, join(out, 'tokens'), 'train', log);
+  const validTokens = await cachedTokens(join(settings.corpus, 'valid.txt'), tok, tokenizerKey, join(out, 'tokens'), 'valid', log);
   if (trainTokens.length <= T + 1) throw new Error(`${settings.corpus}/train.txt: ${trainTokens.length} tokens, need more than context + 1 = ${T + 1}`);
   if (validTokens.length < 2) throw new Error(`${settings.corpus}/valid.txt: needs at least 2 tokens`);
 
@@ -667,8 +698,9 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
     say(`evaluating on all ${validTokens.length} validation tokens`);
     const full = await evaluate(evalSession, weightFeeds(weights, (w) => f16.get(w.name)!), validTokens, T, run.batch);
     const val: EvalResult = { step, loss: full.loss, ppl: Math.exp(full.loss), tokens: full.tokens };
-    const unigramPpl = unigramPerplexity(trainTokens, validTokens);
-    await writeModel(out, run, weights, f16);
+    const unigramPpl = unigramPerplexity(trainTokens, validTokens, vocab.size);
+    const bitsPerByte = (val.loss * val.tokens) / Math.LN2 / (await readFile(join(settings.corpus, 'valid.txt'))).length;
+    await writeModel(out, run, vocab, weights, f16);
     const summary = {
       model: 'userip house LM (gpt2 architecture)',
       params,
@@ -689,6 +721,9 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       val_ppl: val.ppl,
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
+      vocabSize: vocab.size,
+      tokenizer: run.tokenizer ?? 'gpt2 (r50k_base)',
+      bits_per_byte: bitsPerByte,
     };
     await writeJson(join(out, 'pretrain-summary.json'), summary);
     await record({ event: 'final', ...summary });
@@ -699,14 +734,15 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   }
 }
 
-/** The Hugging Face files: config.json, model.safetensors (F16), GPT-2 tokenizer, generation_config.json. */
-async function writeModel(dir: string, run: RunSettings, weights: readonly Weight[], f16: Map<string, Float32Array>): Promise<void> {
+/** The Hugging Face files: config.json, model.safetensors (F16), the tokenizer, generation_config.json. */
+async function writeModel(dir: string, run: RunSettings, vocab: { size: number; endOfText: number }, weights: readonly Weight[], f16: Map<string, Float32Array>): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of weights) tensors[w.name] = { dtype: 'F16', shape: w.shape, data: f16.get(w.name)! };
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  await writeJson(join(dir, 'config.json'), hfGpt2Config(run));
-  await writeJson(join(dir, 'generation_config.json'), { bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT });
-  await writeGpt2TokenizerFiles(dir);
+  await writeJson(join(dir, 'config.json'), hfGpt2Config(run, 'float16', vocab));
+  await writeJson(join(dir, 'generation_config.json'), { bos_token_id: vocab.endOfText, eos_token_id: vocab.endOfText });
+  if (run.tokenizer === undefined) await writeGpt2TokenizerFiles(dir);
+  else for (const file of ['tokenizer.json', 'tokenizer_config.json']) await writeFileAtomic(join(dir, file), await readFile(join(run.tokenizer, file)));
 }
 
 function mean(xs: readonly number[]): number {

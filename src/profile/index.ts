@@ -12,7 +12,9 @@ export {
   type TemplateTokens,
 } from './template.js';
 export { assembleBatch, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
-export { TOKEN_INITS, tuneProfiles, type TokenInit, type TuneOptions, type TuneResult, type UserBehaviour, type EpochRecord } from './trainer.js';
+export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
+export { packWindows } from './windows.js';
+export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
   contrastWords,
   DEFAULT_LM_EXPLAIN,
@@ -29,7 +31,10 @@ export {
   behaviourOptions,
   explainRun,
   readTunedProfiles,
-  runBehaviourText,
+  runBehaviourWindows,
+  trainerOptions,
+  userWindows,
+  BEHAVIOUR_FORMATS,
   tuneRun,
   tuneSchema,
   type NewUserProfiles,

@@ -9,14 +9,20 @@ import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { behaviourText, loadPrepared, splitBehaviourText, type BehaviourOptions, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
+import { behaviourLines, loadPrepared, type BehaviourOptions, type Interaction, type ItemField, type ItemInfo, type Prepared } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
 import { loadLm, openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
-import { assign, codebookHash, fitCodebook, usage, type Codebook } from '../quantize/index.js';
+import { assign, codebookHash, usage, type Codebook } from '../quantize/index.js';
+import { profileDiagnostics, type ProfileDiagnostics } from './diagnostics.js';
 import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplanation, type CodeLmText, type LmExplainOptions } from './explain.js';
 import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, MASK_MODES, slotSchema, templateTokens, type Slot } from './template.js';
-import { TOKEN_INITS, tuneProfiles, type TuneResult, type UserBehaviour } from './trainer.js';
+import { profileView, tuneProfiles, type FrozenProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
+import { packWindows } from './windows.js';
+
+/** How each interaction is written: which item fields make its line (the rating is a separate switch). */
+export const BEHAVIOUR_FORMATS = { full: undefined, title: ['title'], genres: ['genres', 'categories'], 'title+genres': ['title', 'genres', 'categories'] } as const satisfies Record<string, readonly ItemField[] | undefined>;
+export type BehaviourFormat = keyof typeof BEHAVIOUR_FORMATS;
 
 export const tuneSchema = z.object({
   data: z.string(),
@@ -25,25 +31,32 @@ export const tuneSchema = z.object({
   slots: z.array(slotSchema).min(1).default(DEFAULT_SLOTS),
   behaviourPrefix: z.string().default(DEFAULT_BEHAVIOUR_PREFIX),
   behaviourSource: z.enum(['items', 'reviews', 'both']).default('items'),
-  behaviourTokens: z.number().int().positive().default(128),
+  /** Token budget of one window of behaviour text (cut to what fits the LM's context after the template). */
+  behaviourTokens: z.number().int().positive().default(256),
+  behaviourFormat: z.enum(Object.keys(BEHAVIOUR_FORMATS) as [BehaviourFormat, ...BehaviourFormat[]]).default('full'),
   /** Each line of behaviour text ends with the user's rating: how they judged an item, not only that they met it. */
   behaviourRatings: z.boolean().default(true),
   mask: z.enum(MASK_MODES).default('paper'),
-  init: z.enum(TOKEN_INITS).default('per-user'),
-  lr: z.number().positive().default(0.01),
-  batchSize: z.number().int().positive().default(8),
-  epochs: z.number().int().positive().default(4),
-  patience: z.number().int().positive().default(2),
-  weightDecay: z.number().min(0).default(0),
+  lr: z.number().positive().default(0.05),
+  batchTokens: z.number().int().positive().default(4096),
+  windowsPerStep: z.number().int().positive().default(4),
+  populationSteps: z.number().int().nonnegative().default(100),
+  userSteps: z.number().int().positive().default(8),
+  convergence: z.number().min(0).max(1).default(0.1),
+  prior: z.number().min(0).default(0.01),
+  emRounds: z.number().int().positive().default(2),
+  commitment: z.number().min(0).default(0.1),
+  /** Users sampled for the retrieval and split-half diagnostics (0: skip them). */
+  diagnosticsUsers: z.number().int().nonnegative().default(40),
   seed: z.number().int().default(0),
   threads: z.number().int().positive().optional(),
   checkpointEvery: z.number().int().positive().default(50),
-});
+}).strict();
 export type TuneConfig = z.infer<typeof tuneSchema>;
 
 /** Settings that change the trained tokens: a checkpoint is resumed only under the same ones. */
 function trainingHash(config: TuneConfig, lmId: string): string {
-  const { out: _out, threads: _threads, checkpointEvery: _every, ...rest } = config;
+  const { out: _out, threads: _threads, checkpointEvery: _every, diagnosticsUsers: _diagnostics, ...rest } = config;
   return hashOf({ ...rest, lmId });
 }
 
@@ -65,8 +78,11 @@ export interface TuneSummary {
   tokens_per_s: number;
   val_nll_start: number;
   val_nll_end: number;
+  /** Steps per user over all E-steps. */
+  steps_per_user: { mean: number; min: number; max: number };
   history: TuneResult['history'];
   codebooks: SlotReport[];
+  diagnostics: ProfileDiagnostics;
   bank: string;
   bank_version: string;
 }
@@ -77,9 +93,9 @@ export async function tuneRun(config: TuneConfig): Promise<TuneSummary> {
   try {
     const lm = await loadLm(config.lm, runtime);
     const prepared = await loadPrepared(config.data);
-    const users = behaviourTokens(prepared, lm, config);
+    const users = behaviourWindows(prepared, lm, config);
     const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'));
-    return await quantizeAndStore(lm, result, config);
+    return await storeProfiles(lm, prepared, users, result, config);
   } finally {
     await runtime.close();
   }
@@ -93,49 +109,78 @@ export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, conte
   const templateLength = buildPrompt(templateTokens(tokenizer, config.slots, config.behaviourPrefix), []).tokens.length;
   const room = contextLength - templateLength;
   if (room < 1) throw new Error(`the template takes ${templateLength} tokens, the LM's whole context of ${contextLength}: shorten the slot texts or the behaviour prefix`);
-  return { countTokens: (s) => tokenizer.encode(s).length, maxTokens: Math.min(config.behaviourTokens, room), source: config.behaviourSource, ratings: config.behaviourRatings };
+  return {
+    countTokens: (s) => tokenizer.encode(s).length,
+    maxTokens: Math.min(config.behaviourTokens, room),
+    source: config.behaviourSource,
+    ratings: config.behaviourRatings,
+    itemFields: BEHAVIOUR_FORMATS[config.behaviourFormat],
+  };
 }
 
-/** Each user's behaviour text exactly as the tune run trained on it (train split, the run's token budget). */
-export async function runBehaviourText(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, string>> {
+/** Each user's behaviour windows exactly as the tune run trained on them (train split, the run's window budget). */
+export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, number[][]>> {
   const prepared = await loadPrepared(tune.data);
-  return behaviourText(prepared.split.train, prepared.dataset.items, behaviourOptions(tune, tokenizer, contextLength));
+  return userWindows(prepared.split.train, prepared.dataset.items, tokenizer, behaviourOptions(tune, tokenizer, contextLength));
 }
 
-function behaviourTokens(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
-  const tok = lm.tokenizer;
-  const options = behaviourOptions(config, tok, lm.config.maxPositions);
+/** Every user's whole train history (and validation text) as windows of token ids that fit the LM's context. */
+function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
+  const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions);
   if (options.maxTokens < config.behaviourTokens) {
-    console.warn(`behaviour text: ${options.maxTokens} tokens per user, not ${config.behaviourTokens}: the template and the text must fit the LM's context of ${lm.config.maxPositions} tokens`);
+    console.warn(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
   }
-  const text = splitBehaviourText(prepared.split, prepared.dataset.items, options);
-  return [...text.train.entries()].map(([user, train]) => ({ user, train: tok.encode(train), valid: tok.encode(text.valid.get(user) ?? '') }));
+  const valid = userWindows(prepared.split.valid, prepared.dataset.items, lm.tokenizer, options);
+  return [...userWindows(prepared.split.train, prepared.dataset.items, lm.tokenizer, options)].map(([user, train]) => ({ user, train, valid: valid.get(user) ?? [] }));
 }
 
-async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig, checkpointDir: string): Promise<TuneResult> {
+/** user → the windows of their interactions' lines, oldest first; tuning, new users and diagnostics share it. */
+export function userWindows(interactions: readonly Interaction[], items: ReadonlyMap<string, ItemInfo>, tokenizer: Tokenizer, options: BehaviourOptions): Map<string, number[][]> {
+  const separator = tokenizer.encode(options.separator ?? '\n');
+  const out = new Map<string, number[][]>();
+  for (const [user, lines] of behaviourLines(interactions, items, options)) {
+    out.set(user, packWindows(lines.map((line) => tokenizer.encode(line)), separator, options.maxTokens));
+  }
+  return out;
+}
+
+/** The trainer's options of a tune run (and of its new users, with `frozen`). */
+export function trainerOptions(config: TuneConfig, lmId: string, checkpointDir: string | undefined, frozen?: FrozenProfiles): TuneOptions {
+  return {
+    mask: config.mask,
+    lr: config.lr,
+    codebookSizes: config.slots.map((s) => s.k),
+    batchTokens: config.batchTokens,
+    windowsPerStep: config.windowsPerStep,
+    populationSteps: config.populationSteps,
+    userSteps: config.userSteps,
+    convergence: config.convergence,
+    prior: config.prior,
+    emRounds: config.emRounds,
+    commitment: config.commitment,
+    seed: config.seed,
+    frozen,
+    checkpointDir,
+    checkpointEvery: config.checkpointEvery,
+    configHash: trainingHash(config, lmId),
+  };
+}
+
+async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig, checkpointDir: string, frozen?: FrozenProfiles): Promise<TuneResult> {
   const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
-  const bar = new SingleBar({ format: 'tune epoch {epoch}/{epochs} |{bar}| {value}/{total} steps | loss {loss} | {active} users | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
-  let epochShown = -1;
+  const bar = new SingleBar({ format: 'tune {phase} |{bar}| {value}/{total} | loss {loss} | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
+  let shown = '';
   try {
     return await tuneProfiles(lm, template, users, {
-      mask: config.mask,
-      init: config.init,
-      lr: config.lr,
-      batchSize: config.batchSize,
-      epochs: config.epochs,
-      patience: config.patience,
-      weightDecay: config.weightDecay,
-      seed: config.seed,
-      checkpointDir,
-      checkpointEvery: config.checkpointEvery,
-      configHash: trainingHash(config, lm.id),
+      ...trainerOptions(config, lm.id, checkpointDir, frozen),
       onProgress: (p) => {
-        const payload = { epoch: p.epoch + 1, epochs: p.epochs, loss: p.loss.toFixed(3), active: p.activeUsers };
-        if (p.epoch !== epochShown) {
-          if (epochShown >= 0) bar.stop();
-          bar.start(p.stepsInEpoch, p.step, payload);
-          epochShown = p.epoch;
-        } else bar.update(p.step, payload);
+        const phase = p.phase === 'population' ? 'population token' : `E-step ${p.round + 1}/${p.rounds} (pass of ${p.activeUsers} users)`;
+        const payload = { phase, loss: p.loss.toFixed(3) };
+        if (phase !== shown) {
+          if (shown) bar.stop();
+          bar.start(p.total, p.done, payload);
+          shown = phase;
+        } else bar.update(p.done, payload);
       },
     });
   } finally {
@@ -162,15 +207,11 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
-    const tok = lm.tokenizer;
-    const texts = behaviourText([...interactionsByUser.values()].flat(), items, behaviourOptions(config, tok, lm.config.maxPositions));
-    const users = [...texts.entries()].map(([user, text]) => ({ user, train: tok.encode(text), valid: [] }));
+    const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, behaviourOptions(config, lm.tokenizer, lm.config.maxPositions));
+    const users = [...windows.entries()].map(([user, train]) => ({ user, train, valid: [] }));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
-    const result = await tuneWithProgress(lm, users, config, checkpointDir);
-    const S = tuned.slots.length;
-    const D = tuned.hidden;
-    const perSlot = tuned.codebooks.map((cb, j) => assign(cb, slotVectors(result.softTokens.data, users.length, S, D, j)).ids);
-    const ids = users.map((_, u) => perSlot.map((slotIds) => slotIds[u]));
+    const result = await tuneWithProgress(lm, users, config, checkpointDir, tuned);
+    const ids = users.map((_, u) => result.ids.map((slotIds) => slotIds[u]));
     const bank = await SqliteFeatureBank.open(join(run, 'bank.sqlite'));
     try {
       await bank.putMany(users.map((u, i) => ({ user: u.user, ids: ids[i], source: 'cold-start' as const })));
@@ -183,28 +224,26 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   }
 }
 
-/** The M-step's final fit: one codebook per slot over every user's tuned token, then IDs to the bank. */
-async function quantizeAndStore(lm: CausalLm, result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
-  const { softTokens, users } = result;
+/** The run's files: soft tokens, population token, codebooks and their δ-space centroids, the bank, tune.json with diagnostics. */
+async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
+  const { softTokens, codebooks } = result;
   const S = softTokens.slots;
   const D = softTokens.hidden;
-  const n = users.length;
-  const codebooks: Codebook[] = [];
-  const ids: Int32Array[] = [];
-  const reports: SlotReport[] = [];
-  config.slots.forEach((slot, j) => {
-    const vectors = slotVectors(softTokens.data, n, S, D, j);
-    const { codebook, assignment } = fitCodebook(vectors, n, D, slot.k, { seed: config.seed + j });
-    const assigned = assignment.ids;
-    const use = usage(assigned, slot.k);
-    codebooks.push(codebook);
-    ids.push(assigned);
-    reports.push({ slot: slot.name, k: slot.k, counts: use.counts, perplexity: use.perplexity, dead_codes: use.deadCodes });
+  const n = result.users.length;
+  const reports: SlotReport[] = config.slots.map((slot, j) => {
+    const use = usage(result.ids[j], slot.k);
+    return { slot: slot.name, k: slot.k, counts: use.counts, perplexity: use.perplexity, dead_codes: use.deadCodes };
   });
 
-  const tensors: Parameters<typeof writeSafetensors>[1] = { soft_tokens: { dtype: 'F32', shape: [n, S, D], data: softTokens.data } };
-  codebooks.forEach((cb, j) => (tensors[`codebook/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids }));
-  await writeSafetensors(join(config.out, 'profiles.safetensors'), tensors, { users: JSON.stringify(users), slots: JSON.stringify(config.slots), lm: lm.id });
+  const tensors: Parameters<typeof writeSafetensors>[1] = {
+    soft_tokens: { dtype: 'F32', shape: [n, S, D], data: softTokens.data },
+    population: { dtype: 'F32', shape: [S, D], data: result.population },
+  };
+  codebooks.forEach((cb, j) => {
+    tensors[`codebook/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids };
+    tensors[`delta_centroids/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, D], data: result.deltaCentroids[j] };
+  });
+  await writeSafetensors(join(config.out, 'profiles.safetensors'), tensors, { users: JSON.stringify(result.users), slots: JSON.stringify(config.slots), lm: lm.id });
 
   const version: BankVersion = {
     lmId: lm.id,
@@ -217,23 +256,28 @@ async function quantizeAndStore(lm: CausalLm, result: TuneResult, config: TuneCo
   const bank = await SqliteFeatureBank.open(bankPath);
   try {
     await bank.setVersion(version, { replace: true });
-    await bank.putMany(users.map((user, u) => ({ user, ids: ids.map((slotIds) => slotIds[u]), source: 'tuned' as const })));
+    await bank.putMany(result.users.map((user, u) => ({ user, ids: result.ids.map((slotIds) => slotIds[u]), source: 'tuned' as const })));
   } finally {
     await bank.close();
   }
 
+  const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
+  const diagnostics = await profileDiagnostics(lm, template, users, result, prepared.split.train, trainerOptions(config, lm.id, undefined), config.diagnosticsUsers);
+  const steps = result.userSteps.filter((_, u) => users[u].train.length);
   const summary: TuneSummary = {
     lm: lm.id,
     users: n,
     steps: result.steps,
     tokens: result.tokens,
     seconds: result.seconds,
-    users_per_s: (n * result.history.length) / result.seconds,
+    users_per_s: n / result.seconds,
     tokens_per_s: result.tokens / result.seconds,
     val_nll_start: result.valNllStart,
     val_nll_end: result.valNllEnd,
+    steps_per_user: { mean: steps.reduce((a, b) => a + b, 0) / Math.max(1, steps.length), min: Math.min(...steps), max: Math.max(...steps) },
     history: result.history,
     codebooks: reports,
+    diagnostics,
     bank: bankPath,
     bank_version: versionId(version),
   };
@@ -242,13 +286,12 @@ async function quantizeAndStore(lm: CausalLm, result: TuneResult, config: TuneCo
 }
 
 /** A tune run's outputs, read back: users, soft tokens and codebooks in slot order. */
-export interface TunedProfiles {
+export interface TunedProfiles extends FrozenProfiles {
   config: TuneConfig;
   users: string[];
   slots: Slot[];
   softTokens: Float32Array;
   hidden: number;
-  codebooks: Codebook[];
 }
 
 export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
@@ -260,12 +303,16 @@ export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
     const users = JSON.parse(reader.metadata.users) as string[];
     const slots = JSON.parse(reader.metadata.slots) as Slot[];
     const softTokens = await reader.readFloat32('soft_tokens');
+    if (!reader.tensors.has('population')) throw new Error(`${path} comes from an older tune run without a population token: rerun \`userip profile tune\` into a new directory`);
     const codebooks: Codebook[] = [];
+    const deltaCentroids: Float32Array[] = [];
     for (const slot of slots) {
       const info = reader.tensors.get(`codebook/${slot.name}`)!;
       codebooks.push({ k: info.shape[0], d: info.shape[1], centroids: await reader.readFloat32(`codebook/${slot.name}`) });
+      deltaCentroids.push(await reader.readFloat32(`delta_centroids/${slot.name}`));
     }
-    return { config, users, slots, softTokens, hidden: softTokens.length / (users.length * slots.length), codebooks };
+    const population = await reader.readFloat32('population');
+    return { config, users, slots, softTokens, hidden: population.length / slots.length, codebooks, deltaCentroids, population };
   } finally {
     await reader.close();
   }
@@ -299,7 +346,10 @@ export async function explainRun(
     minRelativeProb: opts.minRelativeProb ?? DEFAULT_LM_EXPLAIN.minRelativeProb,
   };
   const n = tuned.users.length;
-  const slotVectorsOf = tuned.slots.map((_, j) => slotVectors(tuned.softTokens, n, tuned.slots.length, tuned.hidden, j));
+  const S = tuned.slots.length;
+  const D = tuned.hidden;
+  const slotVectorsOf = tuned.slots.map((_, j) => slotVectors(tuned.softTokens, n, S, D, j));
+  const deltas = tuned.softTokens.map((v, i) => v - tuned.population[i % (S * D)]);
   // Where another slot's soft token is visible (the behaviour words; the causal mask), it holds that slot's mean token.
   const fill = slotVectorsOf.map((vectors) => {
     const mean = new Float32Array(tuned.hidden);
@@ -313,8 +363,10 @@ export async function explainRun(
     const out: SlotExplanation[] = [];
     for (const [j, slot] of tuned.slots.entries()) {
       const cb = tuned.codebooks[j];
-      const codes = explainCodes(assign(cb, slotVectorsOf[j]).ids, cb.k, attributes, { top: opts.top, minCount: opts.minCount });
-      const texts = await describeCodesWithLm(lm, template, tuned.config.mask, j, cb.centroids, fill, lmOptions);
+      const codes = explainCodes(assign(cb, profileView(tuned.population, deltas, n, S, D, j)).ids, cb.k, attributes, { top: opts.top, minCount: opts.minCount });
+      // What the LM sees for code c: the population token plus the code's mean δ.
+      const tokens = tuned.deltaCentroids[j].map((v, i) => v + tuned.population[j * D + (i % D)]);
+      const texts = await describeCodesWithLm(lm, template, tuned.config.mask, j, tokens, fill, lmOptions);
       out.push({ slot: slot.name, text: slot.text, codes: codes.map((code, c) => ({ ...code, ...texts[c] })) });
     }
     await writeJson(join(run, 'explain.json'), out);

@@ -1,86 +1,123 @@
 /**
- * The EM trainer for per-user soft tokens.
+ * The EM trainer for per-user soft tokens, on each user's whole behaviour history.
  *
- * The latent profile of user u is θ_u = (θ_u^1 .. θ_u^S), one soft token per slot; the frozen LM
- * gives P(behaviour_u | θ_u). Training maximises that likelihood over θ only:
- *  - E-step (profile inference): with the LM fixed, move each user's soft tokens up the gradient of
- *    log P(behaviour | θ). We take one AdamW step per mini-batch (generalised EM: the E-step improves
- *    the posterior mode instead of solving for it), as the official code does.
- *  - M-step (codebook): with the soft tokens fixed, re-fit each slot's codebook to the users' tokens
- *    (src/quantize). The LM always sees the continuous tokens, as in the official code, so the
- *    codebooks summarise the profiles without steering them.
- * Users stop individually: after each epoch every user's validation-behaviour NLL is measured, the
- * best tokens so far are kept, and a user whose NLL has not improved for `patience` epochs is frozen.
+ * The latent profile of user u is θ_u = (θ_u^1 .. θ_u^S), one soft token per slot; the frozen LM gives
+ * P(behaviour_u | θ_u). A user's train history is cut into windows that each fit the LM's context after
+ * the template; every window of a user shares its tokens (the official code makes one example per
+ * interaction; windows are the efficient form of that).
  *
- * Initialisation: θ ~ U(-a, a) elementwise with a = `initScale` (default: the RMS of the embeddings of
- * the template's tokens, so soft tokens start on the scale of real tokens; the official code uses
- * U(±0.1), which is on that scale for Llama-2). `init: 'shared'` draws one such vector per slot and
- * gives it to every user, so users differ only by what their behaviour taught them and the codebooks
- * cluster that, not the initial noise; `'per-user'` draws each user's own, as the official code does.
+ * 1. Population: one token per slot, θ̄, shared by every user, is tuned first on all users' windows. It
+ *    holds what all users share (the format of the text, the common taste), so that what follows is
+ *    user-specific.
+ * 2. Each user's token is θ_u = θ̄ + δ_u, with an L2 prior λ‖δ_u‖² (δ starts at 0). Then `emRounds` rounds:
+ *    - E-step (profile inference): AdamW steps on each user's δ_u to lower the mean NLL per token of its
+ *      windows, plus the prior, plus (after the first M-step) a commitment β‖δ_u − c(δ_u)‖² that pulls the
+ *      token toward its code's centroid. A user takes at most `userSteps` steps; it stops earlier once its
+ *      gradient norm falls below `convergence` × its first step's (the same rule for every user, with or
+ *      without validation text).
+ *    - M-step: each slot's codebook is refitted (k-means) on the users' tokens as the LM sees them:
+ *      `profileView` normalises θ_u like the LM's first LayerNorm (so the norm a user reached, which tracks
+ *      how many steps it took, does not decide its code) and subtracts the population token's view.
+ * The LM always sees continuous tokens; the codebooks summarise them and, through the commitment term,
+ * shape them.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
-import { openSafetensors, writeSafetensors } from '../lm/index.js';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
+import { assign, fitCodebook, type Codebook } from '../quantize/index.js';
 import { assembleBatch, meanNllPerPrompt, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
-import { buildPrompt, type MaskMode, type TemplateTokens } from './template.js';
-
-export const TOKEN_INITS = ['shared', 'per-user'] as const;
-export type TokenInit = (typeof TOKEN_INITS)[number];
+import { buildPrompt, type MaskMode, type Prompt, type TemplateTokens } from './template.js';
 
 export interface UserBehaviour {
   user: string;
-  /** Behaviour token ids from the train split. */
-  train: number[];
-  /** Behaviour token ids from the validation split (empty: the user trains for every epoch). */
-  valid: number[];
+  /** Windows of behaviour token ids from the train split, oldest first. */
+  train: number[][];
+  /** Windows from the validation split (empty: no validation NLL for this user). */
+  valid: number[][];
 }
 
 export interface TuneOptions {
   mask: MaskMode;
   lr: number;
-  batchSize: number;
-  epochs: number;
-  patience: number;
-  weightDecay: number;
+  /** Codebook size per slot. */
+  codebookSizes: number[];
+  /** An LM batch holds whole user steps up to this many prompt tokens. */
+  batchTokens: number;
+  /** Windows in one step of a user (its windows are cycled in a seeded order across steps). */
+  windowsPerStep: number;
+  /** Steps of the population token before the users' own (0: θ̄ stays at its initial value). */
+  populationSteps: number;
+  /** Step budget of each user in each E-step. */
+  userSteps: number;
+  /** A user stops once its gradient norm is below this share of its first step's in the round (0: never early). */
+  convergence: number;
+  /** λ of the L2 prior on δ_u. */
+  prior: number;
+  emRounds: number;
+  /** β of the commitment term (from the second E-step on, when codebooks exist). */
+  commitment: number;
   seed: number;
+  /** θ̄ starts as U(-a, a); default a = the RMS of the template's token embeddings. */
   initScale?: number;
-  init: TokenInit;
+  /** Frozen population token and codebooks: profile new users against a finished run (one E-step, no M-step). */
+  frozen?: FrozenProfiles;
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
-  /** Checkpoint every this many steps (and at the end of every epoch). */
+  /** Checkpoint every this many LM batches (and at the end of every phase). */
   checkpointEvery: number;
   /** Identifies the run's settings; a checkpoint from other settings is refused, not resumed. */
   configHash: string;
-  /** Stop after this many steps in this process (tests use it to simulate a crash). */
+  /** Stop after this many LM batches in this process (tests use it to simulate a crash). */
   stopAfterSteps?: number;
   onProgress?: (p: TuneProgress) => void;
 }
 
+/** What a finished run fixes: the population token and, per slot, the codebook and its δ-space centroids. */
+export interface FrozenProfiles {
+  population: Float32Array;
+  codebooks: Codebook[];
+  deltaCentroids: Float32Array[];
+}
+
 export interface TuneProgress {
-  epoch: number;
-  epochs: number;
-  step: number;
-  stepsInEpoch: number;
+  phase: 'population' | 'users';
+  round: number;
+  rounds: number;
+  done: number;
+  total: number;
   loss: number;
   activeUsers: number;
 }
 
-export interface EpochRecord {
-  epoch: number;
-  trainLoss: number;
+export interface RoundRecord {
+  round: number;
+  /** Mean validation NLL per token under θ_u after the round's E-step. */
   valNll: number;
-  activeUsers: number;
+  trainLoss: number;
+  steps: { mean: number; min: number; max: number };
 }
 
 export interface TuneResult {
   users: string[];
+  /** θ_u = θ̄ + δ_u, [users, slots, hidden]. */
   softTokens: SoftTokenTable;
-  /** Mean validation NLL per token over users with validation text, before and after tuning. */
+  /** θ̄, [slots, hidden]. */
+  population: Float32Array;
+  /** δ_u, [users, slots, hidden]. */
+  deltas: Float32Array;
+  codebooks: Codebook[];
+  deltaCentroids: Float32Array[];
+  /** Per slot, each user's code. */
+  ids: Int32Array[];
+  /** Validation NLL per token before any tuning (θ̄ at its start) and after, over users with validation text. */
   valNllStart: number;
   valNllEnd: number;
-  history: EpochRecord[];
+  history: RoundRecord[];
+  /** Steps of each user over all E-steps. */
+  userSteps: number[];
+  /** LM batches, behaviour tokens scored, seconds. */
   steps: number;
   tokens: number;
   seconds: number;
@@ -89,29 +126,63 @@ export interface TuneResult {
 }
 
 interface RunState {
-  epoch: number;
-  stepInEpoch: number;
-  order: number[];
-  bestNll: number[];
-  badEpochs: number[];
-  history: EpochRecord[];
+  phase: 'population' | 'users' | 'done';
+  round: number;
+  populationStep: number;
+  /** The users of the current pass (one step each), and how many of them are done. */
+  pass: number;
+  passUsers: number[];
+  passPosition: number;
+  stepsInRound: number[];
+  totalSteps: number[];
+  firstGradNorm: number[];
+  stopped: boolean[];
+  history: RoundRecord[];
   valNllStart: number;
-  steps: number;
+  batches: number;
   tokens: number;
   lossSum: number;
   lossCount: number;
-  /** Training seconds of earlier processes of this run (a resumed run reports its whole time). */
   seconds: number;
 }
 
 const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
 /** The RMS of the embeddings of the given tokens (real text, real scale). */
-function embeddingRms(lm: ProfileLm, vocabSample: number[]): number {
-  const e = lm.embedTokens(vocabSample);
+function embeddingRms(lm: ProfileLm, tokens: number[]): number {
+  const e = lm.embedTokens(tokens);
   let s = 0;
   for (const v of e) s += v * v;
   return Math.sqrt(s / e.length);
+}
+
+/** A vector as the LM's first LayerNorm sees it: zero mean, unit variance over the hidden dimension. */
+function normalised(v: Float32Array): Float32Array {
+  let mean = 0;
+  for (const x of v) mean += x;
+  mean /= v.length;
+  let variance = 0;
+  for (const x of v) variance += (x - mean) ** 2;
+  const inv = 1 / Math.sqrt(variance / v.length + 1e-5);
+  return v.map((x) => (x - mean) * inv);
+}
+
+/**
+ * The vectors the codebooks cluster, slot j: normalised(θ̄_j + δ_uj) − normalised(θ̄_j) per user, [users, hidden].
+ * New users are assigned through the same view.
+ */
+export function profileView(population: Float32Array, deltas: Float32Array, users: number, slots: number, hidden: number, j: number): Float32Array {
+  const base = population.subarray(j * hidden, (j + 1) * hidden);
+  const baseView = normalised(base);
+  const out = new Float32Array(users * hidden);
+  const theta = new Float32Array(hidden);
+  for (let u = 0; u < users; u++) {
+    const off = (u * slots + j) * hidden;
+    for (let d = 0; d < hidden; d++) theta[d] = base[d] + deltas[off + d];
+    const view = normalised(theta);
+    for (let d = 0; d < hidden; d++) out[u * hidden + d] = view[d] - baseView[d];
+  }
+  return out;
 }
 
 export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, users: UserBehaviour[], opts: TuneOptions): Promise<TuneResult> {
@@ -119,167 +190,354 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   const S = template.names.length;
   const D = lm.hiddenSize;
   const n = users.length;
-  const trainPrompts = users.map((u) => buildPrompt(template, u.train));
-  const validPrompts = users.map((u) => (u.valid.length ? buildPrompt(template, u.valid) : undefined));
+  const rounds = opts.frozen ? 1 : opts.emRounds;
+  const trainPrompts = users.map((u) => u.train.map((w) => buildPrompt(template, w)));
+  const validPrompts = users.map((u) => u.valid.map((w) => buildPrompt(template, w)));
 
-  const table: SoftTokenTable = { data: new Float32Array(n * S * D), slots: S, hidden: D };
-  const best: SoftTokenTable = { ...table, data: new Float32Array(n * S * D) };
-  const optimizer = new AdamW({ lr: opts.lr, weightDecay: opts.weightDecay });
-  const param = { name: 'soft_tokens', data: table.data };
+  const population = new Float32Array(S * D);
+  const deltas = new Float32Array(n * S * D);
+  const theta: SoftTokenTable = { data: new Float32Array(n * S * D), slots: S, hidden: D };
+  let codebooks: Codebook[] = opts.frozen?.codebooks ?? [];
+  let deltaCentroids: Float32Array[] = opts.frozen?.deltaCentroids ?? [];
+  let populationOptimizer = new AdamW({ lr: opts.lr, weightDecay: 0 });
+  let userOptimizer = new AdamW({ lr: opts.lr, weightDecay: 0 });
+  const syncTheta = (u: number) => {
+    for (let i = 0; i < S * D; i++) theta.data[u * S * D + i] = population[i] + deltas[u * S * D + i];
+  };
 
-  let state: RunState | undefined = opts.checkpointDir ? await loadCheckpoint(opts, table, best, optimizer) : undefined;
+  let state = opts.checkpointDir ? await loadCheckpoint() : undefined;
   if (!state) {
-    const rng = new Rng(opts.seed);
-    // The template's tokens, not the users': new users tuned later must start on the same scale.
-    const scale = opts.initScale ?? embeddingRms(lm, [template.start, ...template.names.flat(), ...template.prefix]);
-    if (opts.init === 'shared') {
-      const first = table.data.subarray(0, S * D);
-      rng.fillUniform(first, -scale, scale);
-      for (let u = 1; u < n; u++) table.data.set(first, u * S * D);
-    } else rng.fillUniform(table.data, -scale, scale);
-    best.data.set(table.data);
-    const start = await validationNll(lm, validPrompts, table, opts);
+    if (opts.frozen) population.set(opts.frozen.population);
+    else {
+      // The template's tokens, not the users': the scale does not depend on the data.
+      const scale = opts.initScale ?? embeddingRms(lm, [template.start, ...template.names.flat(), ...template.prefix]);
+      new Rng(opts.seed).fillUniform(population, -scale, scale);
+    }
+    for (let u = 0; u < n; u++) syncTheta(u);
     state = {
-      epoch: 0,
-      stepInEpoch: 0,
-      order: epochOrder(n, opts.seed, 0),
-      bestNll: start,
-      badEpochs: new Array(n).fill(0),
+      phase: opts.frozen || opts.populationSteps === 0 ? 'users' : 'population',
+      round: 0,
+      populationStep: 0,
+      pass: 0,
+      passUsers: [],
+      passPosition: 0,
+      stepsInRound: new Array(n).fill(0),
+      totalSteps: new Array(n).fill(0),
+      firstGradNorm: new Array(n).fill(0),
+      stopped: new Array(n).fill(false),
       history: [],
-      valNllStart: mean(start),
-      steps: 0,
+      valNllStart: mean(await validationNll(validPrompts, theta)),
+      batches: 0,
       tokens: 0,
       lossSum: 0,
       lossCount: 0,
       seconds: 0,
     };
-  }
-  const secondsBefore = state.seconds;
+  } else for (let u = 0; u < n; u++) syncTheta(u);
+  const st = state;
+  const secondsBefore = st.seconds;
   const elapsed = () => secondsBefore + (Date.now() - started) / 1000;
+  let batchesThisProcess = 0;
+  const mustStop = () => opts.stopAfterSteps !== undefined && batchesThisProcess >= opts.stopAfterSteps;
+  const afterBatch = async () => {
+    st.batches++;
+    batchesThisProcess++;
+    if (opts.checkpointDir && st.batches % opts.checkpointEvery === 0) await saveCheckpoint();
+  };
 
-  let stepsThisProcess = 0;
-  while (state.epoch < opts.epochs) {
-    const run = state;
-    const active = run.order.filter((u) => run.badEpochs[u] < opts.patience);
-    const stepsInEpoch = Math.ceil(active.length / opts.batchSize);
-    while (state.stepInEpoch < stepsInEpoch) {
-      if (opts.stopAfterSteps !== undefined && stepsThisProcess >= opts.stopAfterSteps) {
-        return finish(false);
+  // 1. The population token.
+  while (st.phase === 'population') {
+    if (st.populationStep >= opts.populationSteps) {
+      st.phase = 'users';
+      for (let u = 0; u < n; u++) syncTheta(u);
+      if (opts.checkpointDir) await saveCheckpoint();
+      break;
+    }
+    if (mustStop()) return finish(false);
+    const rng = new Rng((opts.seed * 31 + 17 + st.populationStep) >>> 0);
+    const prompts: Prompt[] = [];
+    let length = 0;
+    while (length < opts.batchTokens) {
+      const u = rng.int(n);
+      if (trainPrompts[u].length === 0) continue;
+      const p = trainPrompts[u][rng.int(trainPrompts[u].length)];
+      prompts.push(p);
+      length += p.tokens.length;
+    }
+    const table: SoftTokenTable = { data: population, slots: S, hidden: D };
+    const batch = assembleBatch(lm, prompts, new Array(prompts.length).fill(0), table, opts.mask);
+    const { loss, grad } = await lm.lossAndGrad(batch);
+    const rows = softTokenGrads(prompts, grad, batch.seq, D);
+    const g = new Float32Array(S * D);
+    for (let b = 0; b < prompts.length; b++) for (let i = 0; i < S * D; i++) g[i] += rows[b * S * D + i];
+    populationOptimizer.stepRows({ name: 'population', data: population }, S * D, [0], g);
+    st.populationStep++;
+    st.tokens += sumOf(batch.weights);
+    opts.onProgress?.({ phase: 'population', round: 0, rounds, done: st.populationStep, total: opts.populationSteps, loss, activeUsers: n });
+    await afterBatch();
+  }
+
+  // 2. EM rounds over the users' own tokens.
+  while (st.phase === 'users') {
+    const active = () => users.flatMap((u, i) => (!st.stopped[i] && st.stepsInRound[i] < opts.userSteps && u.train.length ? [i] : []));
+    if (st.passPosition >= st.passUsers.length) {
+      const next = active();
+      if (next.length === 0) {
+        await endRound();
+        continue;
       }
-      const rows = active.slice(state.stepInEpoch * opts.batchSize, (state.stepInEpoch + 1) * opts.batchSize);
-      const prompts = rows.map((u) => trainPrompts[u]);
-      const batch = assembleBatch(lm, prompts, rows, table, opts.mask);
-      const { loss, grad } = await lm.lossAndGrad(batch);
-      optimizer.stepRows(param, S * D, rows, softTokenGrads(prompts, grad, batch.seq, D));
-      state.stepInEpoch++;
-      state.steps++;
-      stepsThisProcess++;
-      state.tokens += batch.weights.reduce((s, w) => s + w, 0);
-      state.lossSum += loss;
-      state.lossCount++;
-      opts.onProgress?.({ epoch: state.epoch, epochs: opts.epochs, step: state.stepInEpoch, stepsInEpoch, loss, activeUsers: active.length });
-      if (opts.checkpointDir && state.steps % opts.checkpointEvery === 0) await saveCheckpoint(opts, { ...state, seconds: elapsed() }, table, best, optimizer.state());
+      st.passUsers = new Rng((opts.seed * 7919 + st.round * 104729 + st.pass + 1) >>> 0).shuffle(next);
+      st.passPosition = 0;
+      st.pass++;
     }
-    // End of epoch: measure, keep each user's best tokens, freeze users that stopped improving.
-    const nll = await validationNll(lm, validPrompts, table, opts);
-    for (let u = 0; u < n; u++) {
-      if (state.badEpochs[u] >= opts.patience) continue;
-      if (Number.isNaN(nll[u]) || nll[u] < state.bestNll[u]) {
-        state.bestNll[u] = Number.isNaN(nll[u]) ? NaN : nll[u];
-        state.badEpochs[u] = 0;
-        best.data.set(table.data.subarray(u * S * D, (u + 1) * S * D), u * S * D);
-      } else state.badEpochs[u]++;
+    if (mustStop()) return finish(false);
+    // Whole user steps, up to batchTokens prompt tokens.
+    const rows: number[] = [];
+    const prompts: Prompt[] = [];
+    const owner: number[] = [];
+    let length = 0;
+    while (st.passPosition < st.passUsers.length && (rows.length === 0 || length < opts.batchTokens)) {
+      const u = st.passUsers[st.passPosition++];
+      const windows = windowsForStep(u, st.totalSteps[u]);
+      for (const p of windows) {
+        prompts.push(p);
+        owner.push(rows.length);
+        length += p.tokens.length;
+      }
+      rows.push(u);
     }
-    state.history.push({ epoch: state.epoch + 1, trainLoss: state.lossSum / Math.max(1, state.lossCount), valNll: mean(nll), activeUsers: active.length });
-    state.epoch++;
-    state.stepInEpoch = 0;
-    state.lossSum = 0;
-    state.lossCount = 0;
-    state.order = epochOrder(n, opts.seed, state.epoch);
-    if (opts.checkpointDir) await saveCheckpoint(opts, { ...state, seconds: elapsed() }, table, best, optimizer.state());
+    const batch = assembleBatch(lm, prompts, owner.map((r) => rows[r]), theta, opts.mask);
+    const { loss, grad } = await lm.lossAndGrad(batch);
+    const perWindow = softTokenGrads(prompts, grad, batch.seq, D);
+    // Per user: the gradient of its own mean NLL per token (the batch loss is a mean over all tokens).
+    const total = sumOf(batch.weights);
+    const userTokens = new Float64Array(rows.length);
+    prompts.forEach((p, b) => (userTokens[owner[b]] += p.tokens.length - p.behaviourStart));
+    const g = new Float32Array(rows.length * S * D);
+    prompts.forEach((_, b) => {
+      const scale = total / userTokens[owner[b]];
+      for (let i = 0; i < S * D; i++) g[owner[b] * S * D + i] += perWindow[b * S * D + i] * scale;
+    });
+    rows.forEach((u, r) => addPenalties(u, g.subarray(r * S * D, (r + 1) * S * D)));
+    rows.forEach((u, r) => {
+      const norm = Math.hypot(...g.subarray(r * S * D, (r + 1) * S * D));
+      if (st.stepsInRound[u] === 0) st.firstGradNorm[u] = norm;
+      else if (opts.convergence > 0 && norm < opts.convergence * st.firstGradNorm[u]) st.stopped[u] = true;
+      st.stepsInRound[u]++;
+      st.totalSteps[u]++;
+    });
+    userOptimizer.stepRows({ name: 'deltas', data: deltas }, S * D, rows, g);
+    rows.forEach(syncTheta);
+    st.tokens += total;
+    st.lossSum += loss;
+    st.lossCount++;
+    opts.onProgress?.({ phase: 'users', round: st.round, rounds, done: st.passPosition, total: st.passUsers.length, loss, activeUsers: st.passUsers.length });
+    await afterBatch();
   }
   return finish(true);
 
+  function windowsForStep(u: number, step: number): Prompt[] {
+    const all = trainPrompts[u];
+    const k = Math.min(opts.windowsPerStep, all.length);
+    if (k === all.length) return all;
+    const order = new Rng((opts.seed * 2654435761 + u) >>> 0).shuffle(all.map((_, i) => i));
+    return Array.from({ length: k }, (_, i) => all[order[(step * k + i) % all.length]]);
+  }
+
+  /** Prior and commitment gradients, added to user u's LM gradient `g` [slots * hidden]. */
+  function addPenalties(u: number, g: Float32Array): void {
+    const delta = deltas.subarray(u * S * D, (u + 1) * S * D);
+    for (let i = 0; i < S * D; i++) g[i] += 2 * opts.prior * delta[i];
+    if (!codebooks.length || opts.commitment === 0) return;
+    for (let j = 0; j < S; j++) {
+      const view = profileView(population, delta, 1, S, D, j);
+      const code = assign(codebooks[j], view).ids[0];
+      const centroid = deltaCentroids[j].subarray(code * D, (code + 1) * D);
+      for (let d = 0; d < D; d++) g[j * D + d] += 2 * opts.commitment * (delta[j * D + d] - centroid[d]);
+    }
+  }
+
+  async function endRound(): Promise<void> {
+    const steps = st.stepsInRound.filter((_, u) => users[u].train.length);
+    const nll = await validationNll(validPrompts, theta);
+    if (!opts.frozen) fitCodebooks();
+    st.history.push({
+      round: st.round + 1,
+      valNll: mean(nll),
+      trainLoss: st.lossSum / Math.max(1, st.lossCount),
+      steps: { mean: steps.reduce((a, b) => a + b, 0) / Math.max(1, steps.length), min: Math.min(...steps), max: Math.max(...steps) },
+    });
+    st.round++;
+    st.pass = 0;
+    st.passUsers = [];
+    st.passPosition = 0;
+    st.stepsInRound.fill(0);
+    st.stopped.fill(false);
+    st.lossSum = 0;
+    st.lossCount = 0;
+    // A new E-step starts with fresh moments: the commitment term has moved the optimum.
+    userOptimizer = new AdamW({ lr: opts.lr, weightDecay: 0 });
+    if (st.round >= rounds) st.phase = 'done';
+    if (opts.checkpointDir) await saveCheckpoint();
+  }
+
+  /** The M-step: per slot, k-means on the users' normalised view, and the δ-space mean of each code's users. */
+  function fitCodebooks(): void {
+    const tuned = users.flatMap((u, i) => (u.train.length ? [i] : []));
+    const subset = new Float32Array(tuned.length * S * D);
+    tuned.forEach((u, r) => subset.set(deltas.subarray(u * S * D, (u + 1) * S * D), r * S * D));
+    codebooks = [];
+    deltaCentroids = [];
+    opts.codebookSizes.forEach((k, j) => {
+      const view = profileView(population, subset, tuned.length, S, D, j);
+      const { codebook, assignment } = fitCodebook(view, tuned.length, D, k, { seed: opts.seed + j });
+      const sums = new Float32Array(k * D);
+      const counts = new Float64Array(k);
+      tuned.forEach((u, r) => {
+        const c = assignment.ids[r];
+        counts[c]++;
+        for (let d = 0; d < D; d++) sums[c * D + d] += deltas[(u * S + j) * D + d];
+      });
+      for (let c = 0; c < k; c++) for (let d = 0; d < D; d++) sums[c * D + d] /= Math.max(1, counts[c]);
+      codebooks.push(codebook);
+      deltaCentroids.push(sums);
+    });
+  }
+
   function finish(finished: boolean): TuneResult {
-    const s = state!;
+    if (finished && !codebooks.length) fitCodebooks();
+    const ids = codebooks.map((cb, j) => (finished ? assign(cb, profileView(population, deltas, n, S, D, j)).ids : new Int32Array(n)));
     return {
       users: users.map((u) => u.user),
-      softTokens: best,
-      valNllStart: s.valNllStart,
-      valNllEnd: mean(s.bestNll),
-      history: s.history,
-      steps: s.steps,
-      tokens: s.tokens,
+      softTokens: theta,
+      population,
+      deltas,
+      codebooks,
+      deltaCentroids,
+      ids,
+      valNllStart: st.valNllStart,
+      valNllEnd: st.history.at(-1)?.valNll ?? NaN,
+      history: st.history,
+      userSteps: st.totalSteps,
+      steps: st.batches,
+      tokens: st.tokens,
       seconds: elapsed(),
       finished,
     };
   }
+
+  /** Each user's mean validation NLL per token over its windows (NaN: no validation text). */
+  async function validationNll(prompts: Prompt[][], table: SoftTokenTable): Promise<number[]> {
+    const pairs = prompts.flatMap((ps, u) => ps.map((prompt) => ({ prompt, row: u, user: u })));
+    return perUserNll(lm, pairs, table, n, opts.mask, opts.batchTokens);
+  }
+
+  /**
+   * One file holds the tensors and, in its metadata, the run state, so a single atomic rename commits
+   * both: a crash at any moment leaves either the previous checkpoint or the new one.
+   */
+  async function saveCheckpoint(): Promise<void> {
+    const dir = opts.checkpointDir!;
+    await mkdir(dir, { recursive: true });
+    const tensors: Record<string, TensorToWrite> = {
+      population: { dtype: 'F32', shape: [S, D], data: population },
+      deltas: { dtype: 'F32', shape: [n, S, D], data: deltas },
+    };
+    codebooks.forEach((cb, j) => {
+      tensors[`codebook/${j}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids };
+      tensors[`delta_centroids/${j}`] = { dtype: 'F32', shape: [cb.k, D], data: deltaCentroids[j] };
+    });
+    const optimizers = { population: populationOptimizer.state(), users: userOptimizer.state() };
+    const meta: Record<string, unknown> = {};
+    for (const [name, o] of Object.entries(optimizers)) {
+      const { tensors: t, ...rest } = o;
+      meta[name] = rest;
+      for (const [key, data] of Object.entries(t)) tensors[`optimizer/${name}/${key}`] = { dtype: 'F32', shape: [data.length], data };
+    }
+    await writeSafetensors(join(dir, CHECKPOINT_FILE), tensors, {
+      configHash: opts.configHash,
+      state: JSON.stringify({ ...st, seconds: elapsed() }),
+      optimizers: JSON.stringify(meta),
+    });
+  }
+
+  async function loadCheckpoint(): Promise<RunState | undefined> {
+    const path = join(opts.checkpointDir!, CHECKPOINT_FILE);
+    if (!existsSync(path)) return undefined;
+    const reader = await openSafetensors(path);
+    try {
+      const { configHash, state, optimizers } = reader.metadata;
+      if (configHash !== opts.configHash) {
+        throw new Error(`${path} is a checkpoint of a run with other settings (config ${configHash?.slice(0, 12)}, this run ${opts.configHash.slice(0, 12)}); use another output directory or delete it`);
+      }
+      if (state === undefined || !reader.tensors.has('deltas')) throw new Error(`${path} is a checkpoint of an older trainer; delete it to start over`);
+      population.set(await reader.readFloat32('population'));
+      deltas.set(await reader.readFloat32('deltas'));
+      codebooks = [];
+      deltaCentroids = [];
+      for (let j = 0; reader.tensors.has(`codebook/${j}`); j++) {
+        const info = reader.tensors.get(`codebook/${j}`)!;
+        codebooks.push({ k: info.shape[0], d: info.shape[1], centroids: await reader.readFloat32(`codebook/${j}`) });
+        deltaCentroids.push(await reader.readFloat32(`delta_centroids/${j}`));
+      }
+      if (opts.frozen) ({ codebooks, deltaCentroids } = opts.frozen);
+      const meta = JSON.parse(optimizers) as Record<string, Omit<OptimizerState, 'tensors'>>;
+      const restore = async (name: string, into: AdamW) => {
+        const tensors: Record<string, Float32Array> = {};
+        const prefix = `optimizer/${name}/`;
+        for (const key of reader.tensors.keys()) if (key.startsWith(prefix)) tensors[key.slice(prefix.length)] = await reader.readFloat32(key);
+        into.loadState({ ...meta[name], tensors } as OptimizerState);
+      };
+      await restore('population', populationOptimizer);
+      await restore('users', userOptimizer);
+      return JSON.parse(state) as RunState;
+    } finally {
+      await reader.close();
+    }
+  }
 }
 
-/** Users in a seeded order per epoch, so a resumed epoch continues the same order. */
-function epochOrder(n: number, seed: number, epoch: number): number[] {
-  return new Rng(seed * 7919 + epoch + 1).shuffle(Array.from({ length: n }, (_, i) => i));
+/**
+ * Mean NLL per behaviour token of each user over its (prompt, soft-token row) pairs, in batches of
+ * about `batchTokens` prompt tokens; NaN for a user with no pair.
+ */
+export async function perUserNll(
+  lm: ProfileLm,
+  pairs: readonly { prompt: Prompt; row: number; user: number }[],
+  table: SoftTokenTable,
+  users: number,
+  mask: MaskMode,
+  batchTokens: number,
+): Promise<number[]> {
+  const sum = new Float64Array(users);
+  const count = new Float64Array(users);
+  for (let i = 0; i < pairs.length; ) {
+    const chunk: typeof pairs[number][] = [];
+    let length = 0;
+    while (i < pairs.length && (chunk.length === 0 || length < batchTokens)) {
+      chunk.push(pairs[i]);
+      length += pairs[i++].prompt.tokens.length;
+    }
+    const batch = assembleBatch(lm, chunk.map((p) => p.prompt), chunk.map((p) => p.row), table, mask);
+    const means = meanNllPerPrompt(batch, await lm.tokenNll(batch));
+    chunk.forEach((p, b) => {
+      const tokens = p.prompt.tokens.length - p.prompt.behaviourStart;
+      if (tokens > 0) {
+        sum[p.user] += means[b] * tokens;
+        count[p.user] += tokens;
+      }
+    });
+  }
+  return Array.from(sum, (s, u) => (count[u] > 0 ? s / count[u] : NaN));
+}
+
+function sumOf(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return s;
 }
 
 function mean(xs: number[]): number {
   const ok = xs.filter((x) => !Number.isNaN(x));
   return ok.length ? ok.reduce((s, x) => s + x, 0) / ok.length : NaN;
-}
-
-/** Each user's mean validation NLL per token under its current soft tokens (NaN: no validation text). */
-async function validationNll(lm: ProfileLm, prompts: (ReturnType<typeof buildPrompt> | undefined)[], table: SoftTokenTable, opts: TuneOptions): Promise<number[]> {
-  const out = new Array<number>(prompts.length).fill(NaN);
-  const rows = prompts.flatMap((p, u) => (p ? [u] : []));
-  for (let i = 0; i < rows.length; i += opts.batchSize) {
-    const chunk = rows.slice(i, i + opts.batchSize);
-    const batch = assembleBatch(lm, chunk.map((u) => prompts[u]!), chunk, table, opts.mask);
-    meanNllPerPrompt(batch, await lm.tokenNll(batch)).forEach((v, j) => (out[chunk[j]] = v));
-  }
-  return out;
-}
-
-/**
- * One file holds the tensors and, in its metadata, the run state, so a single atomic rename commits
- * both: a crash at any moment leaves either the previous checkpoint or the new one.
- */
-async function saveCheckpoint(opts: TuneOptions, state: RunState, table: SoftTokenTable, best: SoftTokenTable, optimizer: OptimizerState): Promise<void> {
-  const dir = opts.checkpointDir!;
-  await mkdir(dir, { recursive: true });
-  const shape = [table.data.length / (table.slots * table.hidden), table.slots, table.hidden];
-  const tensors: Parameters<typeof writeSafetensors>[1] = {
-    soft_tokens: { dtype: 'F32', shape, data: table.data },
-    best_soft_tokens: { dtype: 'F32', shape, data: best.data },
-  };
-  for (const [name, data] of Object.entries(optimizer.tensors)) tensors[`optimizer/${name}`] = { dtype: 'F32', shape: [data.length], data };
-  const { tensors: _tensors, ...optimizerMeta } = optimizer;
-  await writeSafetensors(join(dir, CHECKPOINT_FILE), tensors, {
-    configHash: opts.configHash,
-    state: JSON.stringify(state),
-    optimizer: JSON.stringify(optimizerMeta),
-  });
-}
-
-async function loadCheckpoint(opts: TuneOptions, table: SoftTokenTable, best: SoftTokenTable, optimizer: AdamW): Promise<RunState | undefined> {
-  const path = join(opts.checkpointDir!, CHECKPOINT_FILE);
-  if (!existsSync(path)) return undefined;
-  const reader = await openSafetensors(path);
-  try {
-    const { configHash, state, optimizer: optimizerMeta } = reader.metadata;
-    if (configHash !== opts.configHash) {
-      throw new Error(`${path} is a checkpoint of a run with other settings (config ${configHash?.slice(0, 12)}, this run ${opts.configHash.slice(0, 12)}); use another output directory or delete it`);
-    }
-    table.data.set(await reader.readFloat32('soft_tokens'));
-    best.data.set(await reader.readFloat32('best_soft_tokens'));
-    const tensors: Record<string, Float32Array> = {};
-    for (const name of reader.tensors.keys()) {
-      if (name.startsWith('optimizer/')) tensors[name.slice('optimizer/'.length)] = await reader.readFloat32(name);
-    }
-    optimizer.loadState({ ...JSON.parse(optimizerMeta), tensors } as OptimizerState);
-    const run = JSON.parse(state) as RunState;
-    // NaN does not survive JSON: users without validation text come back as null.
-    run.bestNll = run.bestNll.map((v) => (v === null ? NaN : v));
-    return run;
-  } finally {
-    await reader.close();
-  }
 }

@@ -14,6 +14,7 @@ import {
   unigramPerplexityFromCounts,
   writeUnigramCounts,
 } from '../../src/lm/pretrain.js';
+import { loadCheckpoint } from '../../src/lm/checkpoint.js';
 import { gpt2Tokenizer } from '../../src/lm/tokenizer.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
@@ -97,13 +98,22 @@ describe('held-out perplexity from a unigram count file instead of train.txt', (
   test('heldOutPerplexity gives the same numbers from either directory', async () => {
     const lm = join(root, 'lm');
     await writeTinyCheckpoint(lm, { architecture: 'gpt2', seed: 5, vocabSize: 50257, hiddenSize: 8, numLayers: 1, numHeads: 2, maxPositions: 16 });
+    // The model's own tokenizer cuts the text, so its count file is written with it.
+    const tok = (await loadCheckpoint(lm)).tokenizer;
+    const own = join(root, 'heldout-own');
+    await mkdir(own);
+    await copyFile(join(full, 'valid.txt'), join(own, 'valid.txt'));
+    await writeUnigramCounts(full, join(own, UNIGRAM_COUNTS_FILE), tok);
+    await assert.rejects(heldOutPerplexity(lm, shipped, { batch: 4 }), /counts 50257 token ids, but .* has \d+/);
     const a = await heldOutPerplexity(lm, full, { batch: 4 });
-    const b = await heldOutPerplexity(lm, shipped, { batch: 4 });
+    const b = await heldOutPerplexity(lm, own, { batch: 4 });
     assert.equal(b.unigramSource, UNIGRAM_COUNTS_FILE);
     assert.equal(b.valPpl, a.valPpl);
     assert.equal(b.unigramPpl, a.unigramPpl);
-    assert.equal(b.unigramPpl, unigramPerplexity(tokenizeCorpusText(TRAIN), tokenizeCorpusText(VALID)));
-    assert.equal(b.tokens, tokenizeCorpusText(VALID).length - 1);
+    assert.equal(b.bitsPerByte, a.bitsPerByte);
+    assert.equal(b.unigramPpl, unigramPerplexity(tokenizeCorpusText(TRAIN, tok), tokenizeCorpusText(VALID, tok), tok.vocabSize));
+    assert.equal(b.tokens, tokenizeCorpusText(VALID, tok).length - 1);
     assert.ok(Number.isFinite(b.valPpl) && b.valPpl > 1);
+    assert.ok(Math.abs(b.bitsPerByte - (Math.log(b.valPpl) * b.tokens) / Math.LN2 / Buffer.byteLength(VALID)) < 1e-9);
   });
 });

@@ -61,62 +61,80 @@ function users(n: number, seed: number): UserBehaviour[] {
   const words = ['alpha', 'beta', 'gamma', 'delta'];
   return Array.from({ length: n }, (_, u) => {
     const text = (len: number) => Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' ');
-    return { user: `u${u}`, train: lm.tokenizer.encode(text(6)), valid: lm.tokenizer.encode(text(4)) };
+    // Users have 1 to 3 windows; every third user has no validation text.
+    const train = Array.from({ length: 1 + (u % 3) }, () => lm.tokenizer.encode(text(6)));
+    return { user: `u${u}`, train, valid: u % 3 === 2 ? [] : [lm.tokenizer.encode(text(4))] };
   });
 }
 
 const options = (checkpointDir: string): TuneOptions => ({
   mask: 'paper',
-  init: 'per-user',
   lr: 0.05,
-  batchSize: 4,
-  epochs: 3,
-  patience: 2,
-  weightDecay: 0,
+  codebookSizes: [3, 2],
+  batchTokens: 120,
+  windowsPerStep: 2,
+  populationSteps: 3,
+  userSteps: 3,
+  convergence: 0.05,
+  prior: 0.01,
+  emRounds: 2,
+  commitment: 0.1,
   seed: 5,
   checkpointDir,
   checkpointEvery: 2,
   configHash: 'test',
 });
 
-it('tuning lowers the mean validation NLL', async () => {
+it('tuning lowers the mean validation NLL, with one record per EM round and a code per user and slot', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const result = await tuneProfiles(lm, template, users(10, 1), options(join(dir, 'run-nll')));
   assert.ok(result.finished);
-  assert.equal(result.history.length, 3);
+  assert.equal(result.history.length, 2);
   assert.ok(result.valNllEnd < result.valNllStart, `validation NLL ${result.valNllStart} -> ${result.valNllEnd}`);
+  assert.deepEqual(result.ids.map((ids) => ids.length), [10, 10]);
+  result.ids.forEach((ids, j) => ids.forEach((id) => assert.ok(id >= 0 && id < [3, 2][j])));
+  // Every user took between 1 and 2 x userSteps steps over the two rounds.
+  result.userSteps.forEach((steps) => assert.ok(steps >= 2 && steps <= 6, `steps ${steps}`));
 });
 
-it('shared init starts every user from one vector per slot; per-user init gives each their own', async () => {
+it('every user starts at the population token: θ_u = θ̄ + δ_u with δ_u = 0', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const start = async (init: TuneOptions['init']) => (await tuneProfiles(lm, template, users(3, 1), { ...options(join(dir, `init-${init}`)), init, epochs: 1, stopAfterSteps: 0 })).softTokens.data;
+  const start = await tuneProfiles(lm, template, users(3, 1), { ...options(join(dir, 'init')), stopAfterSteps: 0 });
   const width = DEFAULT_SLOTS.length * lm.hiddenSize;
-  const row = (t: Float32Array, u: number) => t.subarray(u * width, (u + 1) * width);
-  const shared = await start('shared');
-  assert.deepEqual(row(shared, 1), row(shared, 0));
-  assert.deepEqual(row(shared, 2), row(shared, 0));
-  assert.notDeepEqual(row(shared, 0).subarray(0, lm.hiddenSize), row(shared, 0).subarray(lm.hiddenSize), 'slots get different vectors');
-  const perUser = await start('per-user');
-  assert.notDeepEqual(row(perUser, 1), row(perUser, 0));
+  for (let u = 0; u < 3; u++) assert.deepEqual(start.softTokens.data.subarray(u * width, (u + 1) * width), start.population);
+  assert.ok(start.deltas.every((v) => v === 0));
+  assert.notDeepEqual(start.population.subarray(0, lm.hiddenSize), start.population.subarray(lm.hiddenSize), 'slots get different vectors');
+});
+
+it('frozen profiles: new users move only their own offsets, against the given population token and codebooks', async () => {
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const run = await tuneProfiles(lm, template, users(6, 4), options(join(dir, 'run-frozen')));
+  const frozen = { population: run.population, codebooks: run.codebooks, deltaCentroids: run.deltaCentroids };
+  const fresh = await tuneProfiles(lm, template, users(2, 9), { ...options(join(dir, 'new-users')), frozen });
+  assert.deepEqual(fresh.population, run.population);
+  assert.equal(fresh.codebooks, run.codebooks);
+  assert.equal(fresh.history.length, 1);
+  assert.ok(fresh.deltas.some((v) => v !== 0));
 });
 
 it('a run stopped mid-epoch resumes from its checkpoint to the uninterrupted result', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const data = users(10, 2);
   const whole = await tuneProfiles(lm, template, data, options(join(dir, 'run-whole')));
-  // 3 batches per epoch; stop after 4 steps (mid epoch 2, last checkpoint at step 4) and again after 1 more.
-  const partial = await tuneProfiles(lm, template, data, { ...options(join(dir, 'run-resumed')), stopAfterSteps: 4 });
+  // Stop after 5 LM batches: mid E-step 1, last checkpoint at batch 4.
+  const partial = await tuneProfiles(lm, template, data, { ...options(join(dir, 'run-resumed')), stopAfterSteps: 5 });
   assert.equal(partial.finished, false);
   const resumed = await tuneProfiles(lm, template, data, options(join(dir, 'run-resumed')));
   assert.ok(resumed.finished);
   assert.equal(resumed.steps, whole.steps);
   assert.deepEqual(resumed.softTokens.data, whole.softTokens.data);
   assert.deepEqual(resumed.history, whole.history);
+  assert.deepEqual(resumed.ids, whole.ids);
 });
 
 it('refuses to resume a checkpoint made with other settings', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const data = users(4, 3);
-  await tuneProfiles(lm, template, data, { ...options(join(dir, 'run-other')), epochs: 1 });
+  await tuneProfiles(lm, template, data, { ...options(join(dir, 'run-other')), emRounds: 1 });
   await assert.rejects(tuneProfiles(lm, template, data, { ...options(join(dir, 'run-other')), configHash: 'different' }), /other settings/);
 });

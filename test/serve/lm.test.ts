@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
-import { templateTokens, type ProfileLm } from '../../src/profile/index.js';
+import { templateTokens, type ProfileLm, type TuneOptions } from '../../src/profile/index.js';
+import type { Codebook } from '../../src/quantize/index.js';
 import { LmProfiles, type LmProfilesOptions } from '../../src/serve/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 import { directScores, openFixtureServer, SLOTS, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
@@ -48,14 +49,8 @@ before(async () => {
   options = {
     lm,
     template: templateTokens(lm.tokenizer, slots, 'watched:'),
-    codebooks,
-    behaviour: new Map(Object.entries(TEXTS).map(([user, text]) => [user, lm.tokenizer.encode(text)])),
-    steps: 2,
-    mask: 'paper',
-    init: 'per-user',
-    lr: 0.05,
-    weightDecay: 0,
-    seed: 0,
+    behaviour: new Map(Object.entries(TEXTS).map(([user, text]) => [user, [lm.tokenizer.encode(text)]])),
+    trainer: trainer(codebooks, 2),
   };
   fx = await writeServeFixture(dir, runtime);
   server = await openFixtureServer(fx, runtime, { profiles: new LmProfiles(options) });
@@ -65,6 +60,27 @@ after(async () => {
   await runtime.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** New-user settings with frozen codebooks (δ-space centroids at 0) and exactly `steps` steps per user. */
+function trainer(codebooks: Codebook[], steps: number): TuneOptions {
+  return {
+    mask: 'paper',
+    lr: 0.05,
+    codebookSizes: codebooks.map((c) => c.k),
+    batchTokens: 512,
+    windowsPerStep: 4,
+    populationSteps: 0,
+    userSteps: steps,
+    convergence: 0,
+    prior: 0.01,
+    emRounds: 1,
+    commitment: 0.1,
+    seed: 0,
+    frozen: { population: new Float32Array(2 * HIDDEN).fill(0.01), codebooks, deltaCentroids: codebooks.map((c) => new Float32Array(c.k * HIDDEN)) },
+    checkpointEvery: Number.MAX_SAFE_INTEGER,
+    configHash: 'serve',
+  };
+}
 
 /** The tiny LM, with `before` run ahead of every gradient pass. */
 function watchedLm(before: () => Promise<void> | void): ProfileLm {
@@ -82,7 +98,7 @@ function watchedLm(before: () => Promise<void> | void): ProfileLm {
 
 it('infers a profile with exactly `steps` LM gradient passes, the same on every request, within the codebooks', async () => {
   let passes = 0;
-  const profiles = new LmProfiles({ ...options, lm: watchedLm(() => void passes++), steps: 3 });
+  const profiles = new LmProfiles({ ...options, lm: watchedLm(() => void passes++), trainer: trainer(options.trainer.frozen!.codebooks, 3) });
   const first = await profiles.lookup('u3');
   assert.equal(passes, 3);
   assert.deepEqual(await profiles.lookup('u3'), first);
@@ -93,9 +109,10 @@ it('infers a profile with exactly `steps` LM gradient passes, the same on every 
 });
 
 it('refuses codebooks that do not fit the template or the LM', () => {
-  assert.throws(() => new LmProfiles({ ...options, codebooks: options.codebooks.slice(1) }), /1 codebooks for 2 template slots/);
-  const wide = options.codebooks.map((c) => ({ ...c, d: HIDDEN + 1 }));
-  assert.throws(() => new LmProfiles({ ...options, codebooks: wide }), /codebook has width 17, the LM's hidden size is 16/);
+  const codebooks = options.trainer.frozen!.codebooks;
+  assert.throws(() => new LmProfiles({ ...options, trainer: trainer(codebooks.slice(1), 2) }), /1 codebooks for 2 template slots/);
+  const wide = codebooks.map((c) => ({ ...c, d: HIDDEN + 1 }));
+  assert.throws(() => new LmProfiles({ ...options, trainer: trainer(wide, 2) }), /codebook has width 17, the LM's hidden size is 16/);
 });
 
 it('scores with the inferred profile exactly as the bank path would with those IDs', async () => {
@@ -131,7 +148,7 @@ it('closing the server waits for LM work a request started, so the runtime is no
     await new Promise((resolve) => setTimeout(resolve, 150));
     passes++;
   });
-  const own = await openFixtureServer(fx, runtime, { profiles: new LmProfiles({ ...options, lm: slow, steps: 2 }) });
+  const own = await openFixtureServer(fx, runtime, { profiles: new LmProfiles({ ...options, lm: slow, trainer: trainer(options.trainer.frozen!.codebooks, 2) }) });
   const answer = own.app.inject({ method: 'GET', url: '/v1/users/u4/profile' });
   await new Promise((resolve) => setTimeout(resolve, 50));
   await own.close();
