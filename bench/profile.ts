@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareData } from '../src/data/index.js';
-import { DEMO_TUNE } from '../src/cli/demo.js';
+import { readJson } from '../src/io/files.js';
 import { tuneRun, tuneSchema } from '../src/profile/index.js';
 import { emit, peakRssMb, round } from './util.js';
 
@@ -14,12 +14,14 @@ export async function profileBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'userip-bench-profile-'));
   try {
     await prepareData({ dataset: 'embedded', out: join(dir, 'data'), threshold: 3, skipBadRows: false });
-    const summary = await tuneRun(tuneSchema.parse({ ...DEMO_TUNE, data: join(dir, 'data'), out: join(dir, 'run'), lm: 'house' }));
+    const demo = await readJson<{ tune: object }>('configs/demo.json');
+    const summary = await tuneRun(tuneSchema.parse({ ...demo.tune, data: join(dir, 'data'), out: join(dir, 'run'), lm: 'house' }));
     emit({
       bench: 'profile',
       lm: summary.lm,
       users: summary.users,
-      epochs: summary.history.length,
+      em_rounds: summary.history.length,
+      steps_per_user: summary.steps_per_user,
       steps: summary.steps,
       seconds: round(summary.seconds),
       users_per_s: round(summary.users_per_s),

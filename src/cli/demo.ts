@@ -5,33 +5,29 @@
  * the output directory with its effective config, so the demo is also a worked example of the CLI.
  */
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { Command } from 'commander';
 import { prepareData } from '../data/index.js';
 import { compareFeatureSets, trainServingModel, type CompareReport } from '../eval/index.js';
-import { writeJson } from '../io/files.js';
+import { readJson, writeJson } from '../io/files.js';
 import { explainRun, tuneRun, tuneSchema, type TuneSummary } from '../profile/index.js';
 import { exportBank } from './bank.js';
 import { intFlag } from './config.js';
 import { formatCompare } from './eval.js';
 import { formatExplanation } from './profile.js';
 
-/**
- * The demo's tuning settings, where they differ from `profile tune`'s paper defaults. Measured on
- * this data with the house LM and 64 tokens of behaviour text without ratings (docs/results.md): the
- * paper's lr 0.01 for 3 epochs moved the mean validation NLL from 5.38 to 5.35 nats per token, lr 0.05
- * for 8 epochs to 5.12, and a shared initial vector to 5.08; it also lets the codebooks cluster what
- * users learned rather than their initial noise. 64 tokens keep the demo within its time budget.
- */
-export const DEMO_TUNE = { behaviourTokens: 64, epochs: 8, patience: 3, lr: 0.05, init: 'shared' } as const;
+/** The demo's settings: configs/demo.json (tuning settings as `profile tune --config` takes them, and the CTR seeds). */
+const demoConfigSchema = z.object({ tune: z.record(z.string(), z.unknown()), seeds: z.number().int().positive() }).strict();
+const DEMO_CONFIG = fileURLToPath(new URL('../../../configs/demo.json', import.meta.url));
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run the pipeline on the embedded MovieLens latest-small data with the house LM, writing to runs/demo/')
     .option('--out <dir>', 'output directory', 'runs/demo')
-    .option('--behaviour-tokens <n>', 'token budget of each user\'s behaviour text', intFlag, DEMO_TUNE.behaviourTokens)
-    .option('--epochs <n>', 'profile tuning epochs', intFlag, DEMO_TUNE.epochs)
-    .option('--seeds <n>', 'CTR seeds per feature set and protocol', intFlag, 5)
+    .option('--config <file>', 'the demo\'s settings', DEMO_CONFIG)
+    .option('--seeds <n>', 'CTR seeds per feature set and protocol (default: the config\'s)', intFlag)
     .action(async (opts: DemoOptions) => {
       await runDemo(opts);
     });
@@ -39,13 +35,15 @@ export function registerDemoCommand(program: Command): void {
 
 interface DemoOptions {
   out: string;
-  behaviourTokens: number;
-  epochs: number;
-  seeds: number;
+  config: string;
+  seeds?: number;
 }
 
 async function runDemo(opts: DemoOptions): Promise<void> {
   const started = Date.now();
+  const demo = demoConfigSchema.parse(await readJson(opts.config));
+  const seeds = opts.seeds ?? demo.seeds;
+  await writeJson(join(opts.out, 'demo-config.json'), { ...demo, seeds });
   const stage = (name: string) => console.log(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   stage('data prepare: MovieLens latest-small, per-user time split');
@@ -55,7 +53,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
 
   stage('profile tune: soft tokens against the house LM, codebooks, feature bank');
   const run = join(opts.out, 'profile');
-  const tune = await tuneRun(tuneSchema.parse({ ...DEMO_TUNE, data, out: run, lm: 'house', behaviourTokens: opts.behaviourTokens, epochs: opts.epochs }));
+  const tune = await tuneRun(tuneSchema.parse({ ...demo.tune, data, out: run, lm: 'house' }));
   printTune(tune);
 
   stage('profile explain');
@@ -66,8 +64,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   const exported = await exportBank(run, join(opts.out, 'export'));
   console.log(`  ${exported.rows} users -> ${exported.csv}; soft tokens -> ${exported.soft_tokens}`);
 
-  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+random, id+softtokens; warm and cold start; ${opts.seeds} seeds`);
-  const report = await compareFeatureSets({ data, run, out: opts.out, seeds: Array.from({ length: opts.seeds }, (_, i) => i) });
+  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+random, id+softtokens; warm and cold start; ${seeds} seeds`);
+  const report = await compareFeatureSets({ data, run, out: opts.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
   console.log(formatCompare(report));
 
   stage('ctr train: the serving model (DCN on id+userip)');
@@ -88,6 +86,7 @@ function compareSummary(report: CompareReport) {
 
 function printTune(t: TuneSummary): void {
   console.log(`  LM ${t.lm}: ${t.users} users, ${t.steps} steps, ${t.seconds.toFixed(0)} s (${t.tokens_per_s.toFixed(0)} tokens/s)`);
-  console.log(`  validation NLL per token: ${t.val_nll_start.toFixed(4)} -> ${t.val_nll_end.toFixed(4)}`);
+  console.log(`  validation NLL per token: ${t.val_nll_start.toFixed(4)} -> ${t.val_nll_end.toFixed(4)}; steps per user ${t.steps_per_user.mean.toFixed(1)} (${t.steps_per_user.min}-${t.steps_per_user.max})`);
+  console.log(`  diagnostics: ${JSON.stringify(t.diagnostics)}`);
   for (const c of t.codebooks) console.log(`  slot ${c.slot}: k=${c.k}, usage [${c.counts.join(', ')}], perplexity ${c.perplexity.toFixed(2)}`);
 }
