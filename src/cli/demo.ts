@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Command } from 'commander';
 import { prepareData } from '../data/index.js';
 import { compareFeatureSets, trainServingModel, type CompareReport } from '../eval/index.js';
-import { readJson, writeJson } from '../io/files.js';
+import { readJson, saveConfig, writeJson } from '../io/files.js';
 import { explainRun, tuneRun, tuneSchema, type TuneSummary } from '../profile/index.js';
 import { exportBank } from './bank.js';
 import { intFlag } from './config.js';
@@ -43,7 +43,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   const started = Date.now();
   const demo = demoConfigSchema.parse(await readJson(opts.config));
   const seeds = opts.seeds ?? demo.seeds;
-  await writeJson(join(opts.out, 'demo-config.json'), { ...demo, seeds });
+  await saveConfig(opts.out, { ...demo, seeds });
   const stage = (name: string) => console.log(`\n== ${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   stage('data prepare: MovieLens latest-small, per-user time split');

@@ -29,7 +29,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 const settings = (out: string, extra: Record<string, unknown> = {}) =>
-  tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 40, epochs: 3, lr: 0.05, threads: 1, ...extra });
+  tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 3, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1, ...extra });
 
 it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles new users', async () => {
   const out = join(dir, 'run');
@@ -67,7 +67,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
 });
 
 function runTune(out: string): ReturnType<typeof spawn> {
-  return spawn(process.execPath, [CLI, 'profile', 'tune', '--data', join(dir, 'data'), '--out', out, '--lm', join(dir, 'lm'), '--behaviour-tokens', '40', '--epochs', '12', '--patience', '12', '--lr', '0.05', '--threads', '1', '--checkpoint-every', '1'], { stdio: 'ignore' });
+  return spawn(process.execPath, [CLI, 'profile', 'tune', '--data', join(dir, 'data'), '--out', out, '--lm', join(dir, 'lm'), '--behaviour-tokens', '40', '--user-steps', '12', '--convergence', '0', '--population-steps', '6', '--batch-tokens', '256', '--diagnostics-users', '4', '--lr', '0.05', '--threads', '1', '--checkpoint-every', '1'], { stdio: 'ignore' });
 }
 
 async function softTokens(out: string): Promise<Float32Array> {

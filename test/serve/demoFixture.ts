@@ -18,8 +18,8 @@ import { writeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tiny
 
 export interface DemoLikeOptions {
   users: number;
-  /** Profile tuning epochs (also the lm mode's default EM steps). */
-  epochs?: number;
+  /** Profile tuning steps per user (also the lm mode's default EM steps). */
+  userSteps?: number;
   behaviourTokens?: number;
   ctrEpochs?: number;
   /** LM shape; the default is tiny. The house LM's shape: hidden 256, 4 layers, GPT-2's 50257 tokens. */
@@ -32,7 +32,7 @@ export async function writeDemoLikeRun(dir: string, options: DemoLikeOptions): P
   const data = join(dir, 'data');
   await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, maxUsers: options.users });
   const profile = join(dir, 'profile');
-  await tuneRun(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, epochs: options.epochs ?? 2, lr: 0.05, threads: 1 }));
+  await tuneRun(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, userSteps: options.userSteps ?? 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1 }));
 
   await trainServingModel({ data, run: profile, out: join(dir, 'serve-model'), seed: 0, threads: 1, ctr: { epochs: options.ctrEpochs ?? 1 } });
 }
