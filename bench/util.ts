@@ -22,6 +22,11 @@ export async function timeMedian(fn: () => Promise<unknown>, warmup: number, rep
   return median(times);
 }
 
+/** Resident memory now, MB (peakRssMb is the high-water mark). */
+export function rssMb(): number {
+  return Math.round(process.memoryUsage.rss() / 2 ** 20);
+}
+
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }

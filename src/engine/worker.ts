@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
+const leanMemory: boolean = workerData.leanMemory;
 const sessions = new Map<string, ort.InferenceSession>();
 
 const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -14,8 +15,19 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',
-  // Spinning threads would burn the second core while the main thread runs the optimizer.
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  // A memory pattern is one block per input shape holding every intermediate at once, kept for
+  // the session's life; without it, intermediates come from the arena and are reused as they die.
+  enableMemPattern: !leanMemory,
+  extra: {
+    session: {
+      // Spinning threads would burn the second core while the main thread runs the optimizer.
+      intra_op: { allow_spinning: '0' },
+      inter_op: { allow_spinning: '0' },
+      // A pre-packed weight is a second copy per consumer (the forward MatMul and the backward Gemm
+      // each pack their own), and the unpacked one stays mapped from the external data file.
+      ...(leanMemory ? { disable_prepacking: '1' } : {}),
+    },
+  },
 };
 
 function toOrt(t: HostTensor): ort.Tensor {
