@@ -6,6 +6,7 @@ import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { freeNow } from './free.js';
 import type { Graph } from './graph.js';
 import { serialize, type SerializedModel } from './onnx.js';
 
@@ -84,19 +85,23 @@ export class Runtime {
     });
   }
 
-  /** A session for the graph (serialized here), shared with any earlier identical graph. */
+  /**
+   * A session for the graph, shared with any earlier identical graph. A Graph is serialized here,
+   * and the serialized bytes are freed as soon as the worker has them.
+   */
   session(graph: Graph | SerializedModel): Promise<Session> {
-    const model = 'nodes' in graph ? serialize(graph) : graph;
+    const ownsBytes = 'nodes' in graph;
+    const model = ownsBytes ? serialize(graph) : graph;
     let s = this.sessions.get(model.hash);
     if (!s) {
-      s = this.load(model);
+      s = this.load(model, ownsBytes);
       this.sessions.set(model.hash, s);
       s.catch(() => this.sessions.delete(model.hash));
-    }
+    } else if (ownsBytes && model.externalData) freeNow([model.externalData]);
     return s;
   }
 
-  private async load(model: SerializedModel): Promise<Session> {
+  private async load(model: SerializedModel, ownsBytes: boolean): Promise<Session> {
     let source: Uint8Array | string = model.model;
     const transfer: ArrayBuffer[] = [];
     if (model.externalData && model.externalHash) {
@@ -108,6 +113,7 @@ export class Runtime {
       mkdirSync(dir, { recursive: true });
       if (!existsSync(weights)) atomicWrite(weights, model.externalData);
       if (!existsSync(source)) atomicWrite(source, model.model);
+      if (ownsBytes) freeNow([model.externalData]);
     } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
       transfer.push(model.model.buffer as ArrayBuffer);
     }

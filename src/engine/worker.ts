@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { freeNow } from './free.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
@@ -48,6 +49,9 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
             : await ort.InferenceSession.create(req.model, sessionOptions);
         sessions.set(req.hash, session);
       }
+      // The session holds its own copy of the weights; the model bytes would otherwise wait for this
+      // thread's next garbage collection.
+      if (typeof req.model !== 'string') freeNow([req.model]);
       const s = sessions.get(req.hash)!;
       return { result: { inputNames: s.inputNames, outputNames: s.outputNames } };
     }
