@@ -22,6 +22,12 @@ export async function timeMedian(fn: () => Promise<unknown>, warmup: number, rep
   return median(times);
 }
 
+/** Resident memory now, and the part of it in JS ArrayBuffers (MB); peakRssMb is the high-water mark. */
+export function memoryNow(): { rss_mb: number; array_buffers_mb: number } {
+  const m = process.memoryUsage();
+  return { rss_mb: Math.round(m.rss / 2 ** 20), array_buffers_mb: Math.round(m.arrayBuffers / 2 ** 20) };
+}
+
 export function peakRssMb(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }

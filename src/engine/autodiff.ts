@@ -117,7 +117,8 @@ const rules: Record<string, Rule> = {
     const [a, b] = n.inputs;
     let da: Tensor | undefined;
     let db: Tensor | undefined;
-    if (needs[0]) da = sumToShape(op.matmul(dy, op.transposeLast2(b)), a.shape);
+    // A 2-D b (a weight) is read transposed in place rather than copied transposed.
+    if (needs[0]) da = b.shape.length === 2 ? op.matmulTransposed(dy, b) : sumToShape(op.matmul(dy, op.transposeLast2(b)), a.shape);
     if (needs[1]) {
       if (b.shape.length === 2 && a.shape.length > 2) {
         // A shared weight: fold the batch axes into rows, one matmul instead of a batch then a sum.
@@ -127,6 +128,12 @@ const rules: Record<string, Rule> = {
       } else db = sumToShape(op.matmul(op.transposeLast2(a), dy), b.shape);
     }
     return [da, db];
+  },
+  // Only the form matmulTransposed emits: y = a b^T with a [M, K], b [N, K].
+  Gemm: (n, dy, needs) => {
+    const [a, b] = n.inputs;
+    if (n.inputs.length !== 2 || n.attrs.transB !== 1 || n.attrs.transA) throw new Error('autodiff Gemm: only a @ b^T without C is differentiable');
+    return [needs[0] ? op.matmul(dy, b) : undefined, needs[1] ? op.matmul(op.transpose(dy), a) : undefined];
   },
   Transpose: (n, dy) => {
     const perm = n.attrs.perm as number[];

@@ -6,6 +6,8 @@
  * rules (autodiff.ts) are written with the same op functions.
  */
 
+import { freeNow } from './free.js';
+
 export type DType = 'float32' | 'int64' | 'int32' | 'bool';
 export type Dim = number | string;
 export type Shape = Dim[];
@@ -113,6 +115,14 @@ export class Graph {
   /** Differentiate `output` with `vjp` instead of through the primitive nodes that compute it. */
   defineGradient(output: Tensor, inputs: Tensor[], vjp: Vjp): void {
     this.customGradients.set(output.name, { inputs, vjp });
+  }
+
+  /**
+   * Frees the constants' memory now (see `freeNow`), for a caller that made them for this graph
+   * alone and has serialized it: the graph cannot be serialized again.
+   */
+  releaseConstants(): void {
+    freeNow(this.initializers.map((i) => i.data));
   }
 
   /** Mark a tensor as a graph output under a chosen name (an Identity node gives it that name). */

@@ -123,6 +123,8 @@ export interface SerializedModel {
   model: Uint8Array;
   /** Initializer bytes for the external data file, when initializers are stored outside the model. */
   externalData?: Uint8Array;
+  /** sha256 of the external data alone: graphs over the same weights (forward and training) share one file. */
+  externalHash?: string;
   /** sha256 of the model and its external data: the cache key of the graph. */
   hash: string;
 }
@@ -136,12 +138,16 @@ export interface SerializeOptions {
   externalFile?: string;
 }
 
-/** Initializer bytes above which `serialize` moves initializers out of the model by default. */
-export const INLINE_LIMIT = 1.8e9;
+/**
+ * Initializer bytes above which `serialize` moves initializers to an external data file by default.
+ * Protobuf cannot hold 2 GB inline; and well below that, onnxruntime maps an external file instead
+ * of copying every weight out of the model bytes, which it would hold twice while creating a session.
+ */
+export const EXTERNAL_DATA_ABOVE = 64 * 2 ** 20;
 
 export function serialize(graph: Graph, options: SerializeOptions = {}): SerializedModel {
   const totalInitBytes = graph.initializers.reduce((s, i) => s + i.data.byteLength, 0);
-  const threshold = options.externalThreshold ?? (totalInitBytes > INLINE_LIMIT ? 1024 : Infinity);
+  const threshold = options.externalThreshold ?? (totalInitBytes > EXTERNAL_DATA_ABOVE ? 1024 : Infinity);
   const externalFile = options.externalFile ?? 'weights.bin';
   const externalChunks: Uint8Array[] = [];
   let externalOffset = 0;
@@ -188,15 +194,13 @@ export function serialize(graph: Graph, options: SerializeOptions = {}): Seriali
     .finish();
 
   const hash = createHash('sha256').update(model);
-  let externalData: Uint8Array | undefined;
-  if (externalChunks.length) {
-    externalData = new Uint8Array(externalOffset);
-    let o = 0;
-    for (const c of externalChunks) {
-      externalData.set(c, o);
-      o += c.length;
-    }
-    hash.update(externalData);
+  if (!externalChunks.length) return { model, hash: hash.digest('hex') };
+  const externalData = new Uint8Array(externalOffset);
+  let o = 0;
+  for (const c of externalChunks) {
+    externalData.set(c, o);
+    o += c.length;
   }
-  return { model, externalData, hash: hash.digest('hex') };
+  const externalHash = createHash('sha256').update(externalData).digest('hex');
+  return { model, externalData, externalHash, hash: hash.update(externalHash).digest('hex') };
 }

@@ -173,6 +173,21 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return single(a.graph, 'MatMul', [a, b], a.dtype, [...batch, m, n]);
 }
 
+/**
+ * a @ b^T for a 2-D b of shape [N, K] and a of shape [..., K], as one Gemm with transB (leading axes of
+ * a folded into rows). Reading a frozen weight transposed in place, instead of through a Transpose
+ * node, keeps onnxruntime from folding a second, transposed copy of it into the model.
+ */
+export function matmulTransposed(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length < 2 || b.shape.length !== 2) fail('Gemm', `expected a of rank >= 2 and a 2-D b, got ${shapeToString(a.shape)} x ${shapeToString(b.shape)}`);
+  const [n, k] = b.shape;
+  if (!sameDim(a.shape[a.shape.length - 1], k)) fail('Gemm', `inner dimensions differ: ${shapeToString(a.shape)} x ${shapeToString(b.shape)}^T`);
+  if (a.shape.length === 2) return single(a.graph, 'Gemm', [a, b], a.dtype, [a.shape[0], n], { transB: 1 });
+  const rows = matmulTransposed(reshape(a, [-1, k]), b);
+  const outShape = concat([shapeOf(a, 0, a.shape.length - 1), int64s(a.graph, [n as number])], 0);
+  return single(a.graph, 'Reshape', [rows, outShape], a.dtype, [...a.shape.slice(0, -1), n]);
+}
+
 // ---------- shape manipulation ----------
 
 export function transpose(x: Tensor, perm?: number[]): Tensor {

@@ -6,6 +6,7 @@ import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { freeNow } from './free.js';
 import type { Graph } from './graph.js';
 import { serialize, type SerializedModel } from './onnx.js';
 
@@ -36,8 +37,13 @@ export function int64(data: ArrayLike<number>, shape: number[]): HostTensor {
 export interface RuntimeOptions {
   /** ORT intra-op threads; defaults to all cores. */
   threads?: number;
-  /** Where models too large for one protobuf are written with their external data. */
+  /** Where models with external data (see `EXTERNAL_DATA_ABOVE`) are written next to their weights. */
   cacheDir?: string;
+  /**
+   * true (default): sessions hold one unpacked copy of each weight and keep no per-shape memory
+   * pattern (docs/models.md, "Memory"). false: onnxruntime's own defaults, for baselines.
+   */
+  leanMemory?: boolean;
 }
 
 type Distribute<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -52,7 +58,7 @@ export class Runtime {
   constructor(options: RuntimeOptions = {}) {
     const threads = options.threads ?? availableParallelism();
     this.cacheDir = options.cacheDir ?? join(tmpdir(), 'userip-onnx');
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads } });
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads, leanMemory: options.leanMemory ?? true } });
     this.worker.on('message', (msg: WorkerResponse) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -79,30 +85,35 @@ export class Runtime {
     });
   }
 
-  /** A session for the graph (serialized here), shared with any earlier identical graph. */
+  /**
+   * A session for the graph, shared with any earlier identical graph. A Graph is serialized here,
+   * and the serialized bytes are freed as soon as the worker has them.
+   */
   session(graph: Graph | SerializedModel): Promise<Session> {
-    const model = 'nodes' in graph ? serialize(graph) : graph;
+    const ownsBytes = 'nodes' in graph;
+    const model = ownsBytes ? serialize(graph) : graph;
     let s = this.sessions.get(model.hash);
     if (!s) {
-      s = this.load(model);
+      s = this.load(model, ownsBytes);
       this.sessions.set(model.hash, s);
       s.catch(() => this.sessions.delete(model.hash));
-    }
+    } else if (ownsBytes && model.externalData) freeNow([model.externalData]);
     return s;
   }
 
-  private async load(model: SerializedModel): Promise<Session> {
+  private async load(model: SerializedModel, ownsBytes: boolean): Promise<Session> {
     let source: Uint8Array | string = model.model;
     const transfer: ArrayBuffer[] = [];
-    if (model.externalData) {
-      // ORT reads external data relative to the model file, so both go to disk under the hash.
-      const dir = join(this.cacheDir, model.hash);
-      source = join(dir, 'model.onnx');
-      if (!existsSync(source)) {
-        mkdirSync(dir, { recursive: true });
-        atomicWrite(join(dir, 'weights.bin'), model.externalData);
-        atomicWrite(source, model.model);
-      }
+    if (model.externalData && model.externalHash) {
+      // ORT reads external data relative to the model file: one directory per set of weights, holding
+      // them once and every model over them (a forward and a training graph map the same file).
+      const dir = join(this.cacheDir, model.externalHash);
+      const weights = join(dir, 'weights.bin');
+      source = join(dir, `${model.hash}.onnx`);
+      mkdirSync(dir, { recursive: true });
+      if (!existsSync(weights)) atomicWrite(weights, model.externalData);
+      if (!existsSync(source)) atomicWrite(source, model.model);
+      if (ownsBytes) freeNow([model.externalData]);
     } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
       transfer.push(model.model.buffer as ArrayBuffer);
     }

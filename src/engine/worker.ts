@@ -4,9 +4,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { freeNow } from './free.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
+const leanMemory: boolean = workerData.leanMemory;
 const sessions = new Map<string, ort.InferenceSession>();
 
 const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -14,8 +16,19 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',
-  // Spinning threads would burn the second core while the main thread runs the optimizer.
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  // A memory pattern is one block per input shape holding every intermediate at once, kept for
+  // the session's life; without it, intermediates come from the arena and are reused as they die.
+  enableMemPattern: !leanMemory,
+  extra: {
+    session: {
+      // Spinning threads would burn the second core while the main thread runs the optimizer.
+      intra_op: { allow_spinning: '0' },
+      inter_op: { allow_spinning: '0' },
+      // A pre-packed weight is a second copy per consumer (the forward MatMul and the backward Gemm
+      // each pack their own), and the unpacked one stays mapped from the external data file.
+      ...(leanMemory ? { disable_prepacking: '1' } : {}),
+    },
+  },
 };
 
 function toOrt(t: HostTensor): ort.Tensor {
@@ -36,6 +49,9 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
             : await ort.InferenceSession.create(req.model, sessionOptions);
         sessions.set(req.hash, session);
       }
+      // The session holds its own copy of the weights; the model bytes would otherwise wait for this
+      // thread's next garbage collection.
+      if (typeof req.model !== 'string') freeNow([req.model]);
       const s = sessions.get(req.hash)!;
       return { result: { inputNames: s.inputNames, outputNames: s.outputNames } };
     }

@@ -36,7 +36,7 @@ function mergeHeads(x: Tensor, heads: number, headDim: number): Tensor {
 /** Output head: tied to the token embedding or a separate lm_head, both stored [V, D]. */
 function lmHead(c: LmConfig, param: ParamSource, h: Tensor): Tensor {
   const name = c.tiedEmbeddings ? (c.architecture === 'gpt2' ? 'wte.weight' : 'model.embed_tokens.weight') : 'lm_head.weight';
-  return op.matmul(h, op.transpose(param(name, [c.vocabSize, c.hiddenSize])));
+  return op.matmulTransposed(h, param(name, [c.vocabSize, c.hiddenSize]));
 }
 
 export function gpt2Logits(c: LmConfig, param: ParamSource, inputs: LmInputs): Tensor {
@@ -75,9 +75,11 @@ export function llamaLogits(c: LmConfig, param: ParamSource, inputs: LmInputs): 
   const kvDim = c.numKvHeads * c.headDim;
   const mask = op.unsqueeze(inputs.attentionMask, [1]);
   const [cos, sin] = rotaryTables(c, inputs.positionIds);
-  // nn.Linear stores [out, in]; the transpose of a frozen weight is folded away by ORT.
-  const proj = (x: Tensor, name: string, outDim: number, inDim: number, bias: boolean) =>
-    nn.linear(x, op.transpose(param(`${name}.weight`, [outDim, inDim])), bias ? param(`${name}.bias`, [outDim]) : undefined);
+  // nn.Linear stores [out, in]: read it transposed in place, so the session holds one copy of it.
+  const proj = (x: Tensor, name: string, outDim: number, inDim: number, bias: boolean) => {
+    const y = op.matmulTransposed(x, param(`${name}.weight`, [outDim, inDim]));
+    return bias ? op.add(y, param(`${name}.bias`, [outDim])) : y;
+  };
   let h = inputs.inputsEmbeds;
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;

@@ -37,6 +37,11 @@ const cases: Record<string, GradCheck> = {
   'MatMul 2D': { inputs: { a: { shape: [2, 3] }, b: { shape: [3, 4] } }, build: ({ a, b }) => ops.matmul(a, b) },
   'MatMul 3D x 2D': { inputs: { a: { shape: [2, 3, 4] }, b: { shape: [4, 2] } }, build: ({ a, b }) => ops.matmul(a, b) },
   'MatMul batch broadcast': { inputs: { a: { shape: [2, 2, 3, 2] }, b: { shape: [2, 1, 2, 3] } }, build: ({ a, b }) => ops.matmul(a, b) },
+  'MatMul transposed 2D (Gemm)': { inputs: { a: { shape: [2, 3] }, b: { shape: [4, 3] } }, build: ({ a, b }) => ops.matmulTransposed(a, b) },
+  'MatMul transposed 3D (symbolic)': {
+    inputs: { a: { shape: [2, 3, 4], dims: ['B', 'T', 4] }, b: { shape: [5, 4] } },
+    build: ({ a, b }) => ops.matmulTransposed(a, b),
+  },
   Transpose: { inputs: { x: { shape: [2, 3, 4] } }, build: ({ x }) => ops.transpose(x, [2, 0, 1]) },
   Reshape: { inputs: { x: { shape: [2, 3, 4], dims: ['B', 'T', 4] } }, build: ({ x }) => ops.reshape(x, [0, 0, 2, 2]) },
   'Reshape (flatten symbolic)': { inputs: { x: { shape: [2, 3, 4], dims: ['B', 'T', 4] } }, build: ({ x }) => ops.reshape(x, [-1, 4]) },
