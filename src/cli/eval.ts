@@ -11,7 +11,7 @@ import { intFlag, numberFlag, resolveConfig } from './config.js';
 import { saveConfig } from '../io/files.js';
 
 /** Flags that set a field of the config's `ctr` object rather than a top-level one. */
-export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize'] as const;
+export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize', 'userIdDropout'] as const;
 
 /** The CTR_FLAGS options, with the defaults of the `ctr` settings of `eval compare` and `ctr train`. */
 export function addCtrOptions(command: Command): Command {
@@ -20,7 +20,8 @@ export function addCtrOptions(command: Command): Command {
     .option('--patience <n>', 'epochs without a better validation AUC before stopping (default 3)', intFlag)
     .option('--lr <x>', 'Adam learning rate (default 0.003)', numberFlag)
     .option('--batch-size <n>', 'CTR batch size (default 256)', intFlag)
-    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag);
+    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag)
+    .option('--user-id-dropout <p>', 'each epoch, this share of the training rows sees the unknown user ID instead of its own, so that profile fields learn to stand in for it (config key ctr.userIdDropout; default 0)', numberFlag);
 }
 
 const listFlag = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
