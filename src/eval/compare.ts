@@ -1,7 +1,7 @@
 /**
- * `userip eval compare`: the side-by-side experiment. One CTR model, one split, several seeds, five
- * feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus random IDs; plus the
- * continuous soft tokens), under two protocols (warm: the overall time split; cold: a seeded share of
+ * `userip eval compare`: the side-by-side experiment. One CTR model, one split, several seeds, six
+ * feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus rating-generosity bins;
+ * plus random IDs; plus the continuous soft tokens), under two protocols (warm: the overall time split; cold: a seeded share of
  * users left out of CTR training and profiled from their earliest interactions only). Writes
  * report.json, report.md and the plots into the output directory.
  */
@@ -14,7 +14,7 @@ import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '..
 import { addNewUsers } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
-import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
+import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
@@ -80,6 +80,7 @@ interface ProtocolData {
   test: RowSet;
   userip: Int32Array[];
   mfkmeans: Int32Array[];
+  ratebins: Int32Array[];
   softTokens: Float32Array;
 }
 
@@ -139,17 +140,24 @@ function mfKmeansIds(ctx: Context, fit: readonly Interaction[], foldIn: readonly
   return mfKmeans(ratingRows(fit, ctx.vocab), ratingRows(foldIn, ctx.vocab), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
 }
 
+/** Rate bins fitted on the users of `fit`; the users of `foldIn` binned from their own rows. */
+function rateBinIds(ctx: Context, fit: RowSet, foldIn: RowSet): Int32Array[] {
+  return rateBins(fit, foldIn, ctx.users.length, ctx.tune.slots.map((s) => s.k));
+}
+
 function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
   const { split } = ctx.prepared;
   const encode = encodeWith(ctx);
-  log('warm protocol: MF-k-means on the train split');
+  log('warm protocol: MF-k-means and rate bins on the train split');
+  const train = encode(split.train);
   return {
     protocol: 'warm',
-    train: encode(split.train),
+    train,
     valid: encode(split.valid),
     test: encode(split.test),
     userip: ctx.bankIds,
     mfkmeans: mfKmeansIds(ctx, split.train, []),
+    ratebins: rateBinIds(ctx, train, encode([])),
     softTokens: ctx.softTokens,
   };
 }
@@ -186,13 +194,15 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
 
   const encode = encodeWith(ctx);
   const train = split.train.filter((i) => !isCold(i));
+  const trainRows = encode(train);
   const data: ProtocolData = {
     protocol: 'cold',
-    train: encode(train),
+    train: trainRows,
     valid: encode(split.valid.filter((i) => !isCold(i))),
     test: encode([...split.valid, ...split.test].filter(isCold)),
     userip,
     mfkmeans: mfKmeansIds(ctx, train, coldTrain),
+    ratebins: rateBinIds(ctx, trainRows, encode(coldTrain)),
     softTokens,
   };
   return { data, users: coldUsers.size, profiled: fresh.users.length };
@@ -299,6 +309,8 @@ function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, use
       return { sparse: slotIdFields('userip', tune.slots, data.userip) };
     case 'id+mfkmeans':
       return { sparse: slotIdFields('mfkmeans', tune.slots, data.mfkmeans) };
+    case 'id+ratebins':
+      return { sparse: slotIdFields('ratebins', tune.slots, data.ratebins) };
     case 'id+random':
       return { sparse: slotIdFields('random', tune.slots, randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
     case 'id+softtokens':

@@ -5,7 +5,7 @@
 import { mean, pairedTest, std, type PairedTest } from './stats.js';
 import { barChart, lineChart } from './svg.js';
 
-export const FEATURE_SETS = ['id', 'id+userip', 'id+mfkmeans', 'id+random', 'id+softtokens'] as const;
+export const FEATURE_SETS = ['id', 'id+userip', 'id+mfkmeans', 'id+ratebins', 'id+random', 'id+softtokens'] as const;
 export type FeatureSet = (typeof FEATURE_SETS)[number];
 export const PROTOCOLS = ['warm', 'cold'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -223,10 +223,11 @@ export function reportMarkdown(report: CompareReport): string {
   lines.push(
     '## Method',
     '',
-    '- Each seed sets the CTR model\'s initialisation, shuffles and dropout, and the random IDs. The UserIP profiles, the MF-k-means IDs and the set of cold-start users are fixed across seeds, so the spread is the CTR training noise a difference has to beat.',
+    '- Each seed sets the CTR model\'s initialisation, shuffles and dropout, and the random IDs. The UserIP profiles, the MF-k-means IDs, the rate bins and the set of cold-start users are fixed across seeds, so the spread is the CTR training noise a difference has to beat.',
     '- A difference *exceeds seed noise* when the two-sided paired t-test over seeds (t = mean / (sd / √n), n − 1 degrees of freedom) gives p < 0.05; the 95% interval is mean ± t₀.₉₇₅ · sd / √n. With few seeds the test is weak: "within seed noise" does not mean "equal".',
-    '- Warm: trained on the train split, early stopping on validation AUC, metrics on the test split. Cold: the cold-start users\' rows are removed from training and validation; their profiles come from their train-split (earliest) interactions only: UserIP soft tokens tuned against the frozen LM and quantized with the frozen codebooks, MF vectors folded in with the item factors fixed (MF and its k-means fitted without them), fresh random IDs; their user id is unseen (the unknown row). Their validation and test interactions are scored.',
+    '- Warm: trained on the train split, early stopping on validation AUC, metrics on the test split. Cold: the cold-start users\' rows are removed from training and validation; their profiles come from their train-split (earliest) interactions only: UserIP soft tokens tuned against the frozen LM and quantized with the frozen codebooks, MF vectors folded in with the item factors fixed (MF and its k-means fitted without them), rate bins from their own train-split labels with the bin edges of the other users, fresh random IDs; their user id is unseen (the unknown row). Their validation and test interactions are scored.',
     '- MF is fitted to the rating values of the train split (ALS on mean-centred ratings), so its IDs can carry a user\'s rating level; the UserIP profiles see only the behaviour text the tune run built.',
+    '- Rate bins (`id+ratebins`): the user\'s share of positive labels among their train-split rows, in quantile bins of each UserIP slot\'s size K (one field per slot, so the field count and vocabulary sizes match `id+userip`; slots of equal K carry the same bins). Bin = floor(K · F(rate)), F the mid-distribution function of the rates of the users the CTR model trains on, so tied rates share a bin. It measures how much of a profile\'s gain is rating generosity rather than preference.',
     '- The UserIP codebooks were fitted by the tune run on every tuned user\'s train-split tokens, the cold-start users included (no label of a scored row is involved).',
     '- gAUC: per-user AUC weighted by the user\'s rows, over users with both classes. Activity buckets group users by their number of training interactions.',
     '',
