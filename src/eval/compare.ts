@@ -1,9 +1,9 @@
 /**
- * `userip eval compare`: the side-by-side experiment. One or more CTR models, one split, several seeds, six
- * feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus rating-generosity bins;
- * plus random IDs; plus the continuous soft tokens), under two protocols (warm: the overall time split; cold: a seeded share of
- * users left out of CTR training and profiled from their earliest interactions only). Writes
- * report.json, report.md and the plots into the output directory.
+ * `userip eval compare`: the side-by-side experiment. One or more CTR models, one split, several
+ * seeds, six feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus rating-
+ * generosity bins; plus random IDs; plus the continuous soft tokens), under two protocols (warm: the
+ * overall time split; cold: a seeded share of users left out of CTR training and profiled from their
+ * earliest interactions only). Writes report.json, report.md and the plots into the output directory.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
