@@ -11,7 +11,7 @@ import { intFlag, numberFlag, resolveConfig } from './config.js';
 import { saveConfig } from '../io/files.js';
 
 /** Flags that set a field of the config's `ctr` object rather than a top-level one. */
-export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize'] as const;
+export const CTR_FLAGS = ['epochs', 'patience', 'lr', 'batchSize', 'embeddingSize', 'userIdDropout'] as const;
 
 /** The CTR_FLAGS options, with the defaults of the `ctr` settings of `eval compare` and `ctr train`. */
 export function addCtrOptions(command: Command): Command {
@@ -20,7 +20,8 @@ export function addCtrOptions(command: Command): Command {
     .option('--patience <n>', 'epochs without a better validation AUC before stopping (default 3)', intFlag)
     .option('--lr <x>', 'Adam learning rate (default 0.003)', numberFlag)
     .option('--batch-size <n>', 'CTR batch size (default 256)', intFlag)
-    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag);
+    .option('--embedding-size <n>', 'embedding width per field (default 8)', intFlag)
+    .option('--user-id-dropout <p>', 'each epoch, this share of the training rows sees the unknown user ID instead of its own, so that profile fields learn to stand in for it (config key ctr.userIdDropout; default 0)', numberFlag);
 }
 
 const listFlag = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -32,17 +33,18 @@ export function evalCommand(): Command {
   const evaluation = new Command('eval').description('experiments: CTR feature sets compared over seeds; profile recovery against true user attributes');
   const compare = evaluation
     .command('compare')
-    .description(`train one CTR model per feature set (${FEATURE_SETS.join(', ')}), protocol (warm, cold) and seed; write report.md, report.json, auc.svg, curves.svg, codebook-usage.svg`)
-    .option('--config <file>', 'JSON config: any setting below, plus "ctr" (CTR model settings) and "mf" (MF baseline settings); flags override it')
+    .description(`train one CTR model per model, feature set (${FEATURE_SETS.join(', ')}), protocol (warm, cold) and seed; write report.md, report.json, auc.svg, curves.svg, codebook-usage.svg`)
+    .option('--config <file>', 'JSON config: any setting below, plus "ctr" (CTR model settings), "mf" (MF baseline settings) and "bootstrap" ({resamples, seed}); flags override it')
     .option('--data <dir>', 'output directory of `userip data prepare`')
     .option('--run <dir>', 'output directory of `userip profile tune` on that data')
     .option('--out <dir>', 'output directory for the report, plots and effective config')
-    .option('--model <name>', `CTR model: ${CTR_MODELS.join(' | ')} (default dcn)`)
+    .option('--models <list>', `comma-separated CTR models, each run on every feature set: ${CTR_MODELS.join(',')} (default dcn)`, listFlag)
     .option('--seeds <n|list>', 'number of seeds (0..n-1) or a comma-separated list (default 5)', seedsFlag)
     .option('--features <list>', `comma-separated feature sets (default all: ${FEATURE_SETS.join(',')})`, listFlag)
     .option('--protocols <list>', `comma-separated protocols (default ${PROTOCOLS.join(',')})`, listFlag)
     .option('--cold-fraction <x>', 'share of the users with held-out rows left out of CTR training (default 0.2)', numberFlag)
     .option('--cold-seed <n>', 'picks the cold-start users (default 0)', intFlag)
+    .option('--bootstrap-resamples <n>', 'user-level bootstrap replicates of each ΔAUC interval (default 1000)', intFlag)
     .option('--threads <n>', 'ORT threads (default: all cores)', intFlag);
   addCtrOptions(compare).action(async (flags: Record<string, unknown>) => {
     const config = await resolveCompareConfig(flags);
@@ -74,17 +76,18 @@ export function evalCommand(): Command {
 
 /** Config file, then flags; the CTR flags are merged into the file's `ctr` object instead of replacing it. */
 export async function resolveCompareConfig(flags: Record<string, unknown>): Promise<CompareConfig> {
-  return resolveConfig(compareSchema, flags.config as string | undefined, flags, { key: 'ctr', flags: CTR_FLAGS });
+  const { bootstrapResamples, ...rest } = flags;
+  const config = await resolveConfig(compareSchema, flags.config as string | undefined, rest, { key: 'ctr', flags: CTR_FLAGS });
+  return bootstrapResamples === undefined ? config : compareSchema.parse({ ...config, bootstrap: { ...config.bootstrap, resamples: bootstrapResamples } });
 }
 
 const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '  n/a ');
 
 export function formatCompare(report: CompareReport): string {
   const lines: string[] = [];
-  for (const protocol of PROTOCOLS) {
-    const rows = report.ctr.filter((r) => r.protocol === protocol);
-    if (rows.length === 0) continue;
-    lines.push(`\n${protocol}: ${rows[0].model} over ${rows[0].seeds} seeds`);
+  for (const key of [...new Set(report.ctr.map((r) => `${r.model}/${r.protocol}`))]) {
+    const rows = report.ctr.filter((r) => `${r.model}/${r.protocol}` === key);
+    lines.push(`\n${rows[0].protocol}: ${rows[0].model} over ${rows[0].seeds} seeds`);
     lines.push(`  ${'features'.padEnd(14)} ${'AUC'.padEnd(17)} ${'Logloss'.padEnd(17)} ${'gAUC'.padEnd(17)} AUC vs id`);
     for (const r of rows) {
       const p = r.vs_id?.auc.p_value ?? NaN;

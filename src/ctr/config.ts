@@ -22,6 +22,13 @@ export const ctrConfigSchema = z
     patience: z.number().int().positive().default(2),
     /** L2 weight decay (torch Adam's), on embedding rows only when they are in a batch. */
     weightDecay: z.number().nonnegative().default(0),
+    /**
+     * Each epoch, this share of the training rows, drawn afresh per row, sees the unknown row instead of
+     * its user ID (sparse field `user`), so that other user fields learn to stand in for the ID, as
+     * they must for a user the model has never seen. Drawn from its own seeded stream in row order, so
+     * every field set on the same rows and seed drops the same rows.
+     */
+    userIdDropout: z.number().min(0).lt(1).default(0),
     seed: z.number().int().default(0),
   })
   .strict();

@@ -3,8 +3,10 @@
  * loss and gradients; scoring: logits). Sessions are created on first use and reused.
  *
  * Ids map to table rows as id + 1 when the id is known and its row has been trained on; every other
- * id (out of range, or never seen in training) maps to row 0, the unknown row. Row 0 starts at zero
- * and is trained only on rows whose id is out of range, so by default an unknown id adds nothing.
+ * id (out of range, or never seen in training) maps to row 0, the unknown row, one per field and
+ * shared by every unknown id. Row 0 starts at zero and is trained like any other row, on the training
+ * rows that map to it: ids out of range, and the user rows `userIdDropout` drops each epoch. Without
+ * either, it stays zero and an unknown id adds nothing.
  */
 import { z } from 'zod';
 import { Rng, defaultRuntime, type Runtime, float32, type Graph, type HostTensor, type Session } from '../engine/index.js';

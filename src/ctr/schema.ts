@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 
+/** The sparse field that holds the user ID; `userIdDropout` acts on it. */
+export const USER_FIELD = 'user';
+
 export const sparseFieldSchema = z
   .object({
     name: z.string().min(1),

@@ -2,13 +2,15 @@
  * Mini-batch training: Adam on mean BCE-with-logits, examples shuffled each epoch by a seeded Rng,
  * validation AUC after every epoch, early stopping with patience, and the best epoch's weights
  * restored at the end. The Adam state persists across epochs (the official code re-creates Adam per
- * epoch, which resets its moments; we do not copy that).
+ * epoch, which resets its moments; we do not copy that). With `userIdDropout`, each epoch a fresh
+ * share of the rows trains the shared unknown user row (row 0) instead of the user's own, which is the
+ * row every user unseen in training scores with.
  */
 import { Adam, Rng, float32, type HostTensor } from '../engine/index.js';
 import { stepTables, type BagBatch } from './bag.js';
 import { auc, logloss } from './metrics.js';
 import type { CtrModel, CtrWeights, EncodedRows } from './model.js';
-import { rowCount, type LabeledRows } from './schema.js';
+import { USER_FIELD, rowCount, type LabeledRows } from './schema.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -46,6 +48,7 @@ export async function trainCtr(model: CtrModel, train: LabeledRows, valid?: Labe
   const rng = new Rng(config.seed ^ 0x5eed);
   const opt = new Adam({ lr: config.lr, weightDecay: config.weightDecay });
   const order = Int32Array.from({ length: data.n }, (_, i) => i);
+  const dropUserIds = userIdDropper(model, data);
 
   const history: EpochRecord[] = [];
   let best: { epoch: number; auc: number; weights: Snapshot } | undefined;
@@ -53,10 +56,11 @@ export async function trainCtr(model: CtrModel, train: LabeledRows, valid?: Labe
   for (let epoch = 1; epoch <= config.epochs; epoch++) {
     const t0 = performance.now();
     shuffle(order, rng);
+    const epochData = dropUserIds?.() ?? data;
     let lossSum = 0;
     for (let s = 0; s < data.n; s += config.batchSize) {
       const batch = order.subarray(s, Math.min(s + config.batchSize, data.n));
-      lossSum += (await trainStep(model, opt, rng, data, labels, batch)) * batch.length;
+      lossSum += (await trainStep(model, opt, rng, epochData, labels, batch)) * batch.length;
     }
     const record: EpochRecord = { epoch, trainLoss: lossSum / data.n, seconds: 0 };
     if (valid && validLabels) {
@@ -81,6 +85,28 @@ export async function trainCtr(model: CtrModel, train: LabeledRows, valid?: Labe
     bestValidAuc: best?.auc,
     stoppedEarly,
     seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/** Salt of the user-ID dropout stream, apart from the shuffle and dropout-mask stream. */
+const USER_ID_DROPOUT_SALT = 0x1d0f;
+
+/**
+ * With `userIdDropout` > 0: a function that returns the epoch's rows, a fresh copy of `data` in which
+ * each row's user field points at the unknown row with probability `userIdDropout`. Draws go in row
+ * order from their own stream, so the dropped rows depend on the seed and the rows alone.
+ */
+function userIdDropper(model: CtrModel, data: EncodedRows): (() => EncodedRows) | undefined {
+  const p = model.config.userIdDropout;
+  if (p === 0) return undefined;
+  const field = model.schema.sparse.findIndex((f) => f.name === USER_FIELD);
+  if (field < 0) throw new Error(`userIdDropout ${p}: the field schema has no sparse field "${USER_FIELD}" (fields: ${model.schema.sparse.map((f) => f.name).join(', ')})`);
+  const fields = model.schema.sparse.length;
+  const rng = new Rng(model.config.seed ^ USER_ID_DROPOUT_SALT);
+  return () => {
+    const rows = data.rows.slice();
+    for (let r = 0; r < data.n; r++) if (rng.next() < p) rows[r * fields + field] = 0;
+    return { ...data, rows };
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Profile IDs that need no LM, to set the UserIP IDs against: k-means of matrix-factorisation user
- * vectors with the same K per slot (a collaborative profile of the same size), and seeded random IDs
+ * vectors with the same K per slot (a collaborative profile of the same size), the user's rating
+ * generosity in K quantile bins (which tells preference from generosity), and seeded random IDs
  * (which must not help).
  */
 import { z } from 'zod';
@@ -68,4 +69,51 @@ export function mfKmeans(fit: readonly Rating[], foldIn: readonly Rating[], user
 export function randomIds(users: number, ks: readonly number[], seed: number): Int32Array[] {
   const rng = new Rng(seed);
   return ks.map((k) => Int32Array.from({ length: users }, () => rng.int(k)));
+}
+
+/** Rows reduced to what generosity needs: each row's user index and click label. */
+export interface LabelRows {
+  user: ArrayLike<number>;
+  labels: ArrayLike<number>;
+}
+
+/**
+ * The user's share of positive labels in `fit`, in quantile bins per slot size in `ks`: bin =
+ * floor(K · F(rate)), F the mid-distribution function of the fitted users' rates (ties count one half,
+ * so tied users share a bin and the bins stay as even as the ties allow). Users of `foldIn` are new:
+ * their rate comes from their own `foldIn` rows and takes the fitted users' bins, as MF-k-means folds
+ * them in. -1 for users with rows in neither.
+ */
+export function rateBins(fit: LabelRows, foldIn: LabelRows, users: number, ks: readonly number[]): Int32Array[] {
+  const rates = (rows: LabelRows) => {
+    const positives = new Float64Array(users);
+    const counts = new Float64Array(users);
+    for (let r = 0; r < rows.labels.length; r++) {
+      counts[rows.user[r]]++;
+      positives[rows.user[r]] += rows.labels[r];
+    }
+    return { rate: positives.map((p, u) => (counts[u] ? p / counts[u] : NaN)), counts };
+  };
+  const fitted = rates(fit);
+  const folded = rates(foldIn);
+  const sorted = Float64Array.from(fitted.rate.filter((r) => !Number.isNaN(r))).sort();
+  if (sorted.length === 0) throw new Error('rate bins: no user has a training row');
+  /** Count of fitted rates below `v` (`strict`) or at most `v`. */
+  const rank = (v: number, strict: boolean) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (strict ? sorted[mid] < v : sorted[mid] <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const midCdf = (v: number) => (rank(v, true) + rank(v, false)) / 2 / sorted.length;
+  return ks.map((k) =>
+    Int32Array.from({ length: users }, (_, u) => {
+      const v = fitted.counts[u] ? fitted.rate[u] : folded.counts[u] ? folded.rate[u] : NaN;
+      return Number.isNaN(v) ? -1 : Math.min(k - 1, Math.floor(k * midCdf(v)));
+    }),
+  );
 }

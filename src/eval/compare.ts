@@ -1,9 +1,9 @@
 /**
- * `userip eval compare`: the side-by-side experiment. One CTR model, one split, several seeds, five
- * feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus random IDs; plus the
- * continuous soft tokens), under two protocols (warm: the overall time split; cold: a seeded share of
- * users left out of CTR training and profiled from their earliest interactions only). Writes
- * report.json, report.md and the plots into the output directory.
+ * `userip eval compare`: the side-by-side experiment. One or more CTR models, one split, several
+ * seeds, six feature sets (ID fields alone; plus UserIP IDs; plus MF-k-means IDs; plus rating-
+ * generosity bins; plus random IDs; plus the continuous soft tokens), under two protocols (warm: the
+ * overall time split; cold: a seeded share of users left out of CTR training and profiled from their
+ * earliest interactions only). Writes report.json, report.md and the plots into the output directory.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,9 +14,10 @@ import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '..
 import { addNewUsers } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
-import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
+import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
-import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type FeatureSet, type Protocol, type RunRecord } from './report.js';
+import { bootstrapAucs, deltaAucInterval } from './stats.js';
+import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type DeltaAucInterval, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
 import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
 
@@ -44,7 +45,10 @@ export const ctrOnTuneRunSchema = z.object({
 });
 
 export const compareSchema = ctrOnTuneRunSchema
+  .omit({ model: true })
   .extend({
+    /** CTR models; every feature set runs on each, so the report shows whether the profiles transfer. */
+    models: z.array(z.enum(CTR_MODELS)).min(1).default(['dcn']),
     seeds: z.array(z.number().int()).min(1).default([0, 1, 2, 3, 4]),
     features: z.array(z.enum(FEATURE_SETS)).min(1).default([...FEATURE_SETS]),
     protocols: z.array(z.enum(PROTOCOLS)).min(1).default([...PROTOCOLS]),
@@ -53,6 +57,11 @@ export const compareSchema = ctrOnTuneRunSchema
     /** Picks the cold-start users; fixed across feature sets and seeds. */
     coldSeed: z.number().int().default(0),
     mf: mfSettingsSchema.prefault({}),
+    /** User-level bootstrap of each ΔAUC: replicates and the seed of their draws. */
+    bootstrap: z
+      .object({ resamples: z.number().int().min(100).default(1000), seed: z.number().int().default(0) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 export type CompareConfig = z.infer<typeof compareSchema>;
@@ -80,6 +89,7 @@ interface ProtocolData {
   test: RowSet;
   userip: Int32Array[];
   mfkmeans: Int32Array[];
+  ratebins: Int32Array[];
   softTokens: Float32Array;
 }
 
@@ -114,15 +124,15 @@ export async function compareFeatureSets(input: CompareConfigInput, hooks: Compa
   if (config.protocols.includes('warm')) protocols.push(warmProtocol(ctx, log));
   const cold = config.protocols.includes('cold') ? await coldProtocol(ctx, hooks, log) : undefined;
   if (cold) protocols.push(cold.data);
-  const runs = await runAll(ctx, protocols, log);
+  const { runs, deltaAucCi } = await runAll(ctx, protocols, log);
 
   const report: CompareReport = {
     dataset: prepared.dataset.name,
     lm: { id: tune.summary.lm, spec: tune.config.lm },
-    settings: { ...config, threshold: prepared.config.threshold, item_attribute: 'genre: first genre, else last category, else "(none)"', activity_buckets: ACTIVITY_BUCKETS.map((b) => b.name), test: 'two-sided paired t-test over seeds, alpha 0.05' },
+    settings: { ...config, threshold: prepared.config.threshold, item_attribute: 'genre: first genre, else last category, else "(none)"', activity_buckets: ACTIVITY_BUCKETS.map((b) => b.name), test: 'two-sided paired t-test over seeds, alpha 0.05', delta_auc_ci95: `user-level bootstrap (${config.bootstrap.resamples} resamples of the test users, seed ${config.bootstrap.seed}), percentile interval of the mean over seeds of the per-seed ΔAUC` },
     users: { total: users.length, cold: cold?.users ?? 0, with_userip_profile: users.filter((u) => tune.bankIds.has(u)).length, cold_with_cold_start_profile: cold?.profiled ?? 0 },
     rows: Object.fromEntries(protocols.map((p) => [p.protocol, { train: p.train.labels.length, valid: p.valid.labels.length, test: p.test.labels.length }])),
-    ctr: summarize(runs),
+    ctr: summarize(runs, deltaAucCi),
     runs,
     seconds: (performance.now() - started) / 1000,
   };
@@ -139,17 +149,24 @@ function mfKmeansIds(ctx: Context, fit: readonly Interaction[], foldIn: readonly
   return mfKmeans(ratingRows(fit, ctx.vocab), ratingRows(foldIn, ctx.vocab), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
 }
 
+/** Rate bins fitted on the users of `fit`; the users of `foldIn` binned from their own rows. */
+function rateBinIds(ctx: Context, fit: RowSet, foldIn: RowSet): Int32Array[] {
+  return rateBins(fit, foldIn, ctx.users.length, ctx.tune.slots.map((s) => s.k));
+}
+
 function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
   const { split } = ctx.prepared;
   const encode = encodeWith(ctx);
-  log('warm protocol: MF-k-means on the train split');
+  log('warm protocol: MF-k-means and rate bins on the train split');
+  const train = encode(split.train);
   return {
     protocol: 'warm',
-    train: encode(split.train),
+    train,
     valid: encode(split.valid),
     test: encode(split.test),
     userip: ctx.bankIds,
     mfkmeans: mfKmeansIds(ctx, split.train, []),
+    ratebins: rateBinIds(ctx, train, encode([])),
     softTokens: ctx.softTokens,
   };
 }
@@ -186,62 +203,76 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
 
   const encode = encodeWith(ctx);
   const train = split.train.filter((i) => !isCold(i));
+  const trainRows = encode(train);
   const data: ProtocolData = {
     protocol: 'cold',
-    train: encode(train),
+    train: trainRows,
     valid: encode(split.valid.filter((i) => !isCold(i))),
     test: encode([...split.valid, ...split.test].filter(isCold)),
     userip,
     mfkmeans: mfKmeansIds(ctx, train, coldTrain),
+    ratebins: rateBinIds(ctx, trainRows, encode(coldTrain)),
     softTokens,
   };
   return { data, users: coldUsers.size, profiled: fresh.users.length };
 }
 
-/** Every protocol x feature set x seed: train, early-stop on validation, score the test rows. */
-async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: string) => void): Promise<RunRecord[]> {
+/**
+ * Every protocol x model x feature set x seed: train, early-stop on validation, score the test rows.
+ * After each (protocol, model), its runs' test predictions become bootstrap AUCs (one draw of
+ * replicates shared by those runs), which `deltaAucCi` pairs; the predictions are not kept.
+ */
+async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: string) => void): Promise<{ runs: RunRecord[]; deltaAucCi: DeltaAucInterval }> {
   const { config, prepared, vocab } = ctx;
   const trainCount = new Int32Array(ctx.users.length);
   for (const i of prepared.split.train) trainCount[vocab.users.get(i.user)!]++;
   const runtime = new Runtime({ threads: config.threads });
   const runs: RunRecord[] = [];
-  const total = protocols.length * config.features.length * config.seeds.length;
+  const bootstrap = new Map<RunRecord, Float64Array>();
+  const total = protocols.length * config.models.length * config.features.length * config.seeds.length;
   const loopStart = performance.now();
   try {
     for (const data of protocols) {
-      for (const features of config.features) {
-        let tables: { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields } | undefined;
-        for (const seed of config.seeds) {
-          // Only the random IDs change with the seed; the other tables are built once per feature set.
-          if (!tables || features === 'id+random') {
-            const fields = userFields(features, data, ctx.tune, ctx.users.length, seed);
-            tables = { train: ctrTable(data.train, fields), valid: ctrTable(data.valid, fields), test: ctrTable(data.test, fields), fields };
+      for (const model of config.models) {
+        const group: { run: RunRecord; probs: Float32Array }[] = [];
+        for (const features of config.features) {
+          let tables: { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields } | undefined;
+          for (const seed of config.seeds) {
+            // Only the random IDs change with the seed; the other tables are built once per feature set.
+            if (!tables || features === 'id+random') {
+              const fields = userFields(features, data, ctx.tune, ctx.users.length, seed);
+              tables = { train: ctrTable(data.train, fields), valid: ctrTable(data.valid, fields), test: ctrTable(data.test, fields), fields };
+            }
+            const t0 = performance.now();
+            const ctr = new CtrModel({ ...config.ctr, model, seed }, fieldSchema(vocab, tables.fields), { runtime });
+            const result = await trainCtr(ctr, tables.train, tables.valid);
+            const probs = await ctr.predict(tables.test);
+            const run: RunRecord = {
+              model,
+              features,
+              protocol: data.protocol,
+              seed,
+              ...testMetrics(data.test, probs, trainCount),
+              best_epoch: result.bestEpoch,
+              epochs: result.history.length,
+              seconds: (performance.now() - t0) / 1000,
+              valid_auc: result.history.map((h) => h.validAuc ?? NaN),
+              train_loss: result.history.map((h) => h.trainLoss),
+            };
+            runs.push(run);
+            group.push({ run, probs });
+            log(progressLine(run, runs.length, total, (performance.now() - loopStart) / 1000));
           }
-          const t0 = performance.now();
-          const model = new CtrModel({ ...config.ctr, model: config.model, seed }, fieldSchema(vocab, tables.fields), { runtime });
-          const result = await trainCtr(model, tables.train, tables.valid);
-          const probs = await model.predict(tables.test);
-          const run: RunRecord = {
-            model: config.model,
-            features,
-            protocol: data.protocol,
-            seed,
-            ...testMetrics(data.test, probs, trainCount),
-            best_epoch: result.bestEpoch,
-            epochs: result.history.length,
-            seconds: (performance.now() - t0) / 1000,
-            valid_auc: result.history.map((h) => h.validAuc ?? NaN),
-            train_loss: result.history.map((h) => h.trainLoss),
-          };
-          runs.push(run);
-          log(progressLine(run, runs.length, total, (performance.now() - loopStart) / 1000));
         }
+        const aucs = bootstrapAucs(data.test.labels, data.test.user, group.map((g) => g.probs), config.bootstrap);
+        group.forEach((g, i) => bootstrap.set(g.run, aucs[i]));
       }
     }
   } finally {
     await runtime.close();
   }
-  return runs;
+  const deltaAucCi: DeltaAucInterval = (own, baseline) => deltaAucInterval(own.map((r) => bootstrap.get(r)!), baseline.map((r) => bootstrap.get(r)!));
+  return { runs, deltaAucCi };
 }
 
 async function writeReport(out: string, report: CompareReport, tune: TuneRun): Promise<void> {
@@ -299,6 +330,8 @@ function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, use
       return { sparse: slotIdFields('userip', tune.slots, data.userip) };
     case 'id+mfkmeans':
       return { sparse: slotIdFields('mfkmeans', tune.slots, data.mfkmeans) };
+    case 'id+ratebins':
+      return { sparse: slotIdFields('ratebins', tune.slots, data.ratebins) };
     case 'id+random':
       return { sparse: slotIdFields('random', tune.slots, randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
     case 'id+softtokens':

@@ -13,7 +13,7 @@ export { trainServingModel, servingModelSchema, type ServingModelConfig, type Se
 export { compareFeatureSets, compareSchema, type ColdStartProfiles, type CompareConfig, type CompareConfigInput, type CompareHooks } from './compare.js';
 export { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, type CompareReport, type CtrRow, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 export { attributesSchema, evalAttributes, type AttributeResult, type AttributesConfig, type AttributesReport } from './attributes.js';
-export { mfKmeans, mfSettingsSchema, randomIds, type MfKmeans } from './baselines.js';
+export { mfKmeans, mfSettingsSchema, randomIds, rateBins, type LabelRows, type MfKmeans } from './baselines.js';
 export { DEFAULT_MF, foldInUsers, predictMf, trainMf, type MfModel, type MfOptions, type Rating } from './mf.js';
 export { nmi, mutualInformation } from './nmi.js';
 export { DEFAULT_PROBE, probeAccuracy, type ProbeOptions, type ProbeResult } from './probe.js';

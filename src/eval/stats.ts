@@ -5,7 +5,12 @@
  * sample; t = mean(d) / (sd(d) / sqrt(n)) with n - 1 degrees of freedom. The Student t distribution
  * is computed here (regularized incomplete beta by Lentz's continued fraction, as in Numerical
  * Recipes §6.4) rather than taken from a library: none is a dependency, and the code is short.
+ *
+ * Next to it, a user-level bootstrap of ΔAUC: the test users are resampled with replacement (a user's
+ * rows travel together, since rows of one user are not independent), and each replicate's AUCs are
+ * computed from the same resample for every run, so differences are paired by replicate.
  */
+import { Rng } from '../engine/index.js';
 
 export function mean(xs: readonly number[]): number {
   return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN;
@@ -114,4 +119,86 @@ export function pairedTest(values: readonly number[], baseline: readonly number[
   const p = tTwoSided(t, n - 1);
   const half = tCritical(alpha, n - 1) * se;
   return { n, mean_diff: m, std_diff: sd, t, df: n - 1, p_value: p, ci95: [m - half, m + half], verdict: p < alpha ? 'exceeds seed noise' : 'within seed noise', direction };
+}
+
+export interface BootstrapOptions {
+  resamples: number;
+  seed: number;
+}
+
+/**
+ * Per score vector (one per run, all on the same test rows), its AUC on each of `resamples` user-level
+ * bootstrap replicates: replicate b draws as many users as the rows have, with replacement, from
+ * `seed`; a row counts as often as its user was drawn. Replicate b is the same draw for every vector,
+ * so two vectors' AUCs pair by replicate. NaN where a replicate has one class only.
+ */
+export function bootstrapAucs(labels: ArrayLike<number>, users: ArrayLike<number>, scores: readonly ArrayLike<number>[], options: BootstrapOptions): Float64Array[] {
+  const n = labels.length;
+  const local = new Map<number, number>();
+  const userOf = Int32Array.from({ length: n }, (_, r) => {
+    let u = local.get(users[r]);
+    if (u === undefined) local.set(users[r], (u = local.size));
+    return u;
+  });
+  const orders = scores.map((s) => {
+    if (s.length !== n) throw new Error(`bootstrap: ${s.length} scores for ${n} rows`);
+    return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => s[a] - s[b]);
+  });
+  const out = scores.map(() => new Float64Array(options.resamples));
+  const rng = new Rng(options.seed);
+  const weight = new Float64Array(local.size);
+  for (let b = 0; b < options.resamples; b++) {
+    weight.fill(0);
+    for (let i = 0; i < local.size; i++) weight[rng.int(local.size)]++;
+    scores.forEach((s, k) => (out[k][b] = weightedAuc(labels, s, orders[k], (r) => weight[userOf[r]])));
+  }
+  return out;
+}
+
+/**
+ * AUC with row weights, over rows presorted by ascending score: a positive–negative pair counts the
+ * product of their weights, tied scores one half. Equals `auc` when every weight is 1.
+ */
+export function weightedAuc(labels: ArrayLike<number>, scores: ArrayLike<number>, order: Int32Array, weight: (row: number) => number): number {
+  let negativesBelow = 0;
+  let pairs = 0;
+  let positives = 0;
+  for (let i = 0; i < order.length; ) {
+    let groupPositives = 0;
+    let groupNegatives = 0;
+    const score = scores[order[i]];
+    for (; i < order.length && scores[order[i]] === score; i++) {
+      const w = weight(order[i]);
+      if (labels[order[i]] > 0.5) groupPositives += w;
+      else groupNegatives += w;
+    }
+    pairs += groupPositives * (negativesBelow + groupNegatives / 2);
+    negativesBelow += groupNegatives;
+    positives += groupPositives;
+  }
+  return positives > 0 && negativesBelow > 0 ? pairs / (positives * negativesBelow) : NaN;
+}
+
+/**
+ * The percentile 95% interval of the mean over seeds of ΔAUC = `runs` − `baseline` (bootstrap AUCs
+ * of `bootstrapAucs`, paired by seed in the given order and by replicate). Replicates where any AUC
+ * is undefined are left out; [NaN, NaN] when none is left.
+ */
+export function deltaAucInterval(runs: readonly Float64Array[], baseline: readonly Float64Array[]): [number, number] {
+  if (runs.length !== baseline.length || runs.length === 0) throw new Error(`bootstrap ΔAUC: ${runs.length} runs against ${baseline.length} baseline runs`);
+  const deltas: number[] = [];
+  for (let b = 0; b < runs[0].length; b++) {
+    const d = mean(runs.map((r, s) => r[b] - baseline[s][b]));
+    if (Number.isFinite(d)) deltas.push(d);
+  }
+  if (deltas.length === 0) return [NaN, NaN];
+  deltas.sort((a, b) => a - b);
+  return [quantile(deltas, 0.025), quantile(deltas, 0.975)];
+}
+
+/** Linear interpolation between the order statistics of sorted `xs` (numpy's default). */
+function quantile(xs: readonly number[], q: number): number {
+  const at = q * (xs.length - 1);
+  const lo = Math.floor(at);
+  return xs[lo] + (xs[Math.min(lo + 1, xs.length - 1)] - xs[lo]) * (at - lo);
 }

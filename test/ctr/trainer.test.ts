@@ -1,7 +1,7 @@
-/** Training behaviour: seeded determinism, early stopping, unknown ids, the dense-field path, input checks. */
+/** Training behaviour: seeded determinism, early stopping, unknown ids, user-ID dropout, the dense-field path, input checks. */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { CtrModel, auc, trainCtr, type CtrConfigInput, type LabeledRows } from '../../src/ctr/index.js';
+import { CtrModel, USER_FIELD, auc, trainCtr, type CtrConfigInput, type LabeledRows } from '../../src/ctr/index.js';
 import { Runtime } from '../../src/engine/index.js';
 import { VOCAB, synthetic, syntheticSchema } from './synthetic.js';
 
@@ -78,6 +78,44 @@ describe('unknown ids', () => {
     await trainCtr(m, { ...train, sparse: { ...train.sparse, a } });
     const factorA = (m.weights.tables.get('factor') as Float32Array[])[0];
     assert.ok(factorA.subarray(0, 8).some((x) => x !== 0));
+  });
+});
+
+describe('user-ID dropout', () => {
+  /** The synthetic rows with field a renamed to the user field, so that `userIdDropout` acts on it. */
+  const asUser = (rows: LabeledRows): LabeledRows => {
+    const { a, ...rest } = rows.sparse;
+    return { ...rows, sparse: { ...rest, [USER_FIELD]: a } };
+  };
+  const userSchema = () => ({ sparse: syntheticSchema().sparse.map((f) => (f.name === 'a' ? { ...f, name: USER_FIELD } : f)) });
+  const fit = async (userIdDropout: number, seed = 0) => {
+    const m = new CtrModel({ ...base, epochs: 2, userIdDropout, seed }, userSchema(), { runtime: rt });
+    await trainCtr(m, asUser(train));
+    const unknown = (m.weights.tables.get('factor') as Float32Array[])[0].slice(0, 8);
+    return { unknown, predictions: await m.predict(asUser(valid)) };
+  };
+
+  it('trains the shared unknown user row, reproducibly per seed; without dropout it stays zero', async () => {
+    const [off, a, b, c] = [await fit(0), await fit(0.3), await fit(0.3), await fit(0.3, 1)];
+    assert.ok(off.unknown.every((x) => x === 0), 'every user id is known, so nothing trains the unknown row');
+    assert.ok(a.unknown.some((x) => x !== 0), 'dropped rows train the unknown row');
+    assert.deepEqual(a.predictions, b.predictions);
+    assert.notDeepEqual(a.predictions, off.predictions);
+    assert.notDeepEqual(a.predictions, c.predictions);
+  });
+
+  it('an unseen user scores with the unknown row that dropout trained', async () => {
+    const m = new CtrModel({ ...base, epochs: 2, userIdDropout: 0.3 }, userSchema(), { runtime: rt });
+    await trainCtr(m, asUser(train));
+    const unseen = { ...asUser(valid), sparse: { ...asUser(valid).sparse, [USER_FIELD]: new Int32Array(valid.labels.length).fill(-1) } };
+    const probs = await m.predict(unseen);
+    assert.ok(auc(valid.labels, probs) > 0.5, 'field b still ranks the rows of unknown users');
+    assert.ok(new Set(probs).size > 1);
+  });
+
+  it('needs a sparse field named user', async () => {
+    const m = new CtrModel({ ...base, userIdDropout: 0.1 }, syntheticSchema(), { runtime: rt });
+    await assert.rejects(trainCtr(m, train), /userIdDropout 0.1: the field schema has no sparse field "user"/);
   });
 });
 

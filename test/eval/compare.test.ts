@@ -1,6 +1,6 @@
 /**
  * The experiment runner end to end on a 40-user slice of MovieLens latest-small: data prepare ->
- * profile tune with a tiny random LM -> eval compare (2 seeds, 2 epochs, both protocols) and eval
+ * profile tune with a tiny random LM -> eval compare (2 models, 2 seeds, 2 epochs, both protocols) and eval
  * attributes. Checks the report's shape and ranges, the cold-start path's inputs, that the tune run is
  * left untouched, and that the plots are well-formed SVG.
  */
@@ -41,14 +41,14 @@ it('compares every feature set under both protocols, with a report, plots and an
   };
   const lines: string[] = [];
   const report: CompareReport = await compareFeatureSets(
-    { data: data(), run: run(), out, seeds: [0, 1], ctr: { epochs: 2, patience: 2, batchSize: 128 }, threads: 1 },
+    { data: data(), run: run(), out, models: ['dcn', 'lr'], seeds: [0, 1], ctr: { epochs: 2, patience: 2, batchSize: 128, userIdDropout: 0.2 }, bootstrap: { resamples: 200 }, threads: 1 },
     { coldStart, log: (line) => lines.push(line) },
   );
 
-  // Every (features, protocol) row, with statistics over both seeds in range.
-  assert.deepEqual(report.ctr.map((r) => `${r.features}/${r.protocol}`).sort(), PROTOCOLS.flatMap((p) => FEATURE_SETS.map((f) => `${f}/${p}`)).sort());
+  // Every (model, features, protocol) row, with statistics over both seeds in range.
+  const models = ['dcn', 'lr'];
+  assert.deepEqual(report.ctr.map((r) => `${r.model}/${r.features}/${r.protocol}`).sort(), models.flatMap((m) => PROTOCOLS.flatMap((p) => FEATURE_SETS.map((f) => `${m}/${f}/${p}`))).sort());
   for (const r of report.ctr) {
-    assert.equal(r.model, 'dcn');
     assert.equal(r.seeds, 2);
     assert.deepEqual(r.seed_list, [0, 1]);
     for (const x of [r.auc_mean, r.gauc_mean]) assert.ok(x > 0 && x < 1, `${r.features}/${r.protocol}: ${x}`);
@@ -59,11 +59,15 @@ it('compares every feature set under both protocols, with a report, plots and an
     else {
       assert.ok(r.vs_id && r.vs_id.auc.n === 2 && r.vs_id.auc.p_value >= 0 && r.vs_id.auc.p_value <= 1);
       assert.ok(['exceeds seed noise', 'within seed noise'].includes(r.vs_id.auc.verdict));
+      const [lo, hi] = r.vs_id.delta_auc_ci95 ?? [NaN, NaN];
+      assert.ok(lo <= hi && lo > -1 && hi < 1, `${r.model}/${r.features}/${r.protocol}: bootstrap interval [${lo}, ${hi}]`);
     }
   }
-  assert.ok(report.ctr.find((r) => r.features === 'id+userip')?.vs_mfkmeans);
-  assert.equal(report.runs.length, 20);
-  assert.equal(lines.filter((l) => /^\[\d+\/20\] dcn .* ETA /.test(l)).length, 20);
+  assert.ok(report.ctr.find((r) => r.features === 'id+userip')?.vs_mfkmeans?.delta_auc_ci95);
+  const runs = models.length * PROTOCOLS.length * FEATURE_SETS.length * 2;
+  assert.equal(report.runs.length, runs);
+  for (const m of models) assert.equal(report.runs.filter((r) => r.model === m).length, runs / 2);
+  assert.equal(lines.filter((l) => new RegExp(`^\\[\\d+/${runs}\\] (dcn|lr) .* ETA `).test(l)).length, runs);
 
   // Cold start: 20% of the users with held-out rows, profiled from their train-split rows only.
   const held = new Set([...prepared.split.valid, ...prepared.split.test].map((i) => i.user));
@@ -91,12 +95,16 @@ it('compares every feature set under both protocols, with a report, plots and an
   }
 
   const json = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as CompareReport;
-  assert.equal(json.ctr.length, 10);
-  assert.equal((json.settings as { model: string }).model, 'dcn');
+  assert.equal(json.ctr.length, report.ctr.length);
+  assert.deepEqual((json.settings as { models: string[] }).models, models);
   const md = await readFile(join(out, 'report.md'), 'utf8');
-  assert.match(md, /## Warm/);
-  assert.match(md, /## Cold start/);
-  assert.match(md, /\| id\+userip \|/);
+  for (const m of ['DCN', 'LR']) {
+    assert.match(md, new RegExp(`^## ${m}$`, 'm'));
+    assert.match(md, new RegExp(`^### Warm: .* \\(${m}\\)$`, 'm'));
+    assert.match(md, new RegExp(`^### Cold start: .* \\(${m}\\)$`, 'm'));
+  }
+  assert.match(md, /\| id\+ratebins \|/);
+  assert.match(md, /ΔAUC bootstrap 95% \(users\)/);
   for (const name of ['auc.svg', 'curves.svg', 'codebook-usage.svg']) assertWellFormedSvg(await readFile(join(out, name), 'utf8'), name);
 });
 
@@ -131,13 +139,16 @@ it('eval attributes: a planted attribute has NMI 1 with its slot, a coin flip st
 it('eval compare config: file then flags, CTR flags merged into the file\'s ctr object', async () => {
   const file = join(dir, 'compare.json');
   await writeFile(file, JSON.stringify({ data: 'd', run: 'r', out: 'o', seeds: [3], ctr: { dropout: 0.1, epochs: 4 } }));
-  const config = await resolveCompareConfig({ config: file, epochs: 7, model: 'deepfm', lr: undefined });
-  assert.equal(config.model, 'deepfm');
+  const config = await resolveCompareConfig({ config: file, epochs: 7, models: ['deepfm', 'dcn'], userIdDropout: 0.3, bootstrapResamples: 500, lr: undefined });
+  assert.deepEqual(config.models, ['deepfm', 'dcn']);
+  assert.equal(config.ctr.userIdDropout, 0.3);
+  assert.deepEqual(config.bootstrap, { resamples: 500, seed: 0 });
   assert.deepEqual(config.seeds, [3]);
   assert.equal(config.ctr.dropout, 0.1);
   assert.equal(config.ctr.epochs, 7);
   assert.equal(config.ctr.lr, 3e-3);
   assert.equal(config.ctr.patience, 3);
   assert.deepEqual(config.protocols, ['warm', 'cold']);
+  assert.deepEqual((await resolveCompareConfig({ data: 'd', run: 'r', out: 'o' })).models, ['dcn']);
   await assert.rejects(resolveCompareConfig({ config: file, features: ['id', 'id+nope'] }), /features/);
 });

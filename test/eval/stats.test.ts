@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { mean, pairedTest, std, tCritical, tTwoSided } from '../../src/eval/stats.js';
+import { auc } from '../../src/ctr/index.js';
+import { Rng } from '../../src/engine/index.js';
+import { bootstrapAucs, deltaAucInterval, mean, pairedTest, std, tCritical, tTwoSided, weightedAuc } from '../../src/eval/stats.js';
 
 const close = (actual: number, expected: number, tol: number, what: string) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 
@@ -53,4 +55,43 @@ it('mean and sample standard deviation', () => {
   assert.equal(mean([1, 2, 3, 4]), 2.5);
   close(std([1, 2, 3, 4]), Math.sqrt(5 / 3), 1e-12, 'std');
   assert.ok(Number.isNaN(std([1])));
+});
+
+/** 40 users with 5 rows each; scores rounded to 0.1 so that ties occur; `signal` mixes the label in. */
+function rankingCase(seed: number, signal: number) {
+  const rng = new Rng(seed);
+  const users = Int32Array.from({ length: 200 }, (_, r) => Math.floor(r / 5) * 7);
+  const labels = Float32Array.from(users, () => (rng.next() < 0.4 ? 1 : 0));
+  const scores = Float32Array.from(labels, (y) => Math.round((signal * y + rng.next()) * 10) / 10);
+  return { users, labels, scores };
+}
+
+it('weighted AUC equals the rank AUC with unit weights and counts a doubled row twice', () => {
+  const { labels, scores } = rankingCase(1, 0.3);
+  const order = Int32Array.from(scores.keys()).sort((a, b) => scores[a] - scores[b]);
+  close(weightedAuc(labels, scores, order, () => 1), auc(labels, scores), 1e-12, 'unit weights');
+  const doubled = (r: number) => (r === 3 ? 2 : 1);
+  const rows = [...scores.keys(), 3];
+  close(weightedAuc(labels, scores, order, doubled), auc(rows.map((r) => labels[r]), rows.map((r) => scores[r])), 1e-12, 'row 3 twice');
+});
+
+it('the user bootstrap of ΔAUC: zero for identical runs, above zero for a clearly better ranking, seeded', () => {
+  const weak = rankingCase(2, 0.1);
+  const strong = { ...weak, scores: Float32Array.from(weak.labels, (y, r) => weak.scores[r] + 0.8 * y) };
+  const options = { resamples: 300, seed: 5 };
+  const [a, b, c] = bootstrapAucs(weak.labels, weak.users, [weak.scores, weak.scores, strong.scores], options);
+  assert.deepEqual(deltaAucInterval([a], [b]), [0, 0]);
+  const [lo, hi] = deltaAucInterval([c], [a]);
+  const full = auc(weak.labels, strong.scores) - auc(weak.labels, weak.scores);
+  assert.ok(lo > 0 && lo < full && full < hi, `[${lo}, ${hi}] around ${full}`);
+  assert.deepEqual(bootstrapAucs(weak.labels, weak.users, [weak.scores], options), [a]);
+  assert.notDeepEqual(bootstrapAucs(weak.labels, weak.users, [weak.scores], { ...options, seed: 6 }), [a]);
+  // Averaged over seeds: the interval of two identical seed pairs is that of one.
+  assert.deepEqual(deltaAucInterval([c, c], [a, a]), [lo, hi]);
+  // Users, not rows, are resampled: with one user every replicate holds all rows once.
+  const oneUser = new Int32Array(weak.users.length);
+  const [x, y] = bootstrapAucs(weak.labels, oneUser, [strong.scores, weak.scores], options);
+  const [l1, h1] = deltaAucInterval([x], [y]);
+  close(l1, full, 1e-12, 'lower');
+  close(h1, full, 1e-12, 'upper');
 });
