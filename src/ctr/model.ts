@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { Rng, defaultRuntime, type Runtime, float32, type Graph, type HostTensor, type Session } from '../engine/index.js';
 import { EmbeddingBag, localTable, type BagBatch } from './bag.js';
 import { ctrConfigSchema, type CtrConfig, type CtrConfigInput } from './config.js';
+import { InProcessGraph } from './forward.js';
 import { NETWORKS } from './models/index.js';
 import { buildGraph, type MaskSpec, type ParamSpec, type TableSpec } from './net.js';
 import { fieldSchemaSchema, rowCount, type CtrRows, type FieldSchema, type FieldSchemaInput } from './schema.js';
@@ -62,6 +63,7 @@ export class CtrModel {
   private readonly runtime?: Runtime;
   private readonly graphs: { train: Graph; score: Graph };
   private readonly sessions: { train?: Promise<Session>; score?: Promise<Session> } = {};
+  private inProcess?: InProcessGraph;
 
   /** A freshly initialized model (seeded by `config.seed`). */
   constructor(config: CtrConfigInput, schema: FieldSchemaInput, options: CtrModelOptions = {}) {
@@ -142,9 +144,34 @@ export class CtrModel {
 
   /** One click probability per row. */
   async predict(rows: CtrRows, options: PredictOptions = {}): Promise<Float32Array> {
-    const logits = await this.predictLogits(rows, options);
-    return logits.map((x) => 1 / (1 + Math.exp(-x)));
+    return sigmoid(await this.predictLogits(rows, options));
   }
+
+  /** The scoring graph's feeds for all of `rows` as one batch (for `logitsInProcess`). */
+  scoringFeeds(rows: CtrRows): Record<string, HostTensor> {
+    const data = this.encode(rows);
+    const batch = range(0, data.n);
+    return this.feeds(data, batch, this.bag.collect(data.rows, batch));
+  }
+
+  /**
+   * One logit per row of `scoringFeeds`, computed in this thread by the same scoring graph: no round
+   * trip to the ORT worker, which costs more than the arithmetic of a request-sized batch. Agrees with
+   * `predictLogits` to float rounding.
+   */
+  logitsInProcess(feeds: Record<string, HostTensor>): Float32Array {
+    return (this.inProcess ??= new InProcessGraph(this.graphs.score, 'logit')).run(feeds);
+  }
+
+  /** `predict` in this thread, for small batches such as a serving request's candidates. */
+  predictInProcess(rows: CtrRows): Float32Array {
+    return sigmoid(this.logitsInProcess(this.scoringFeeds(rows)));
+  }
+}
+
+/** Click probabilities of logits. */
+export function sigmoid(logits: Float32Array): Float32Array {
+  return logits.map((x) => 1 / (1 + Math.exp(-x)));
 }
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
