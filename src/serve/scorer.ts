@@ -4,7 +4,7 @@
  * together run once, when the scorer is made.
  */
 import type { BankVersion } from '../bank/index.js';
-import type { CtrModel, CtrRows } from '../ctr/index.js';
+import { sigmoid, type CtrModel, type CtrRows } from '../ctr/index.js';
 import type { FeatureIndex } from './features.js';
 
 export class ServeSetupError extends Error {
@@ -35,8 +35,13 @@ export class Scorer {
     return { indices, unknown: [...unknown] };
   }
 
-  /** One probability per item. A user the model has no index for scores with the unknown user row. */
-  async score(user: string, profileIds: readonly number[], items: Int32Array): Promise<Float32Array> {
+  /**
+   * One probability per item. A user the model has no index for scores with the unknown user row.
+   * The model runs in this thread (`CtrModel.logitsInProcess`): for a request's hundred rows that is
+   * cheaper than a round trip to the ORT worker. `observe` hears how long each part took.
+   */
+  score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Float32Array {
+    const started = performance.now();
     const n = items.length;
     const { user: userField, item, attribute, slots } = this.fields;
     const sparse: CtrRows['sparse'] = {
@@ -45,7 +50,12 @@ export class Scorer {
       [attribute]: Int32Array.from(items, (i) => this.features.itemAttribute[i]),
     };
     slots.forEach((field, j) => (sparse[field] = new Int32Array(n).fill(profileIds[j])));
-    return this.model.predict({ sparse });
+    const feeds = this.model.scoringFeeds({ sparse });
+    const encoded = performance.now();
+    const probabilities = sigmoid(this.model.logitsInProcess(feeds));
+    observe('feature_encoding', (encoded - started) / 1000);
+    observe('model_forward', (performance.now() - encoded) / 1000);
+    return probabilities;
   }
 }
 
