@@ -5,8 +5,7 @@
  * nodes, feeds and weights), so the two agree to float rounding.
  *
  * Only the ops the CTR networks emit are implemented; a graph with another op is refused when the
- * evaluator is made, not when it runs. Values are float32 after every node, as in ORT; dot products
- * accumulate in double.
+ * evaluator is made, not when it runs. Values are float32, as in ORT.
  */
 import type { Graph, HostTensor } from '../engine/index.js';
 
@@ -17,6 +16,20 @@ interface Value {
 
 /** One node, bound to the value slots it reads and writes. */
 type Step = (values: Value[]) => void;
+
+/**
+ * A node's output buffers, kept from one run to the next: a run allocates nothing while the batch
+ * size stays the same. `which` tells a node's buffers apart (its output, broadcast temporaries).
+ */
+type Scratch = (n: number, which?: number) => Float32Array;
+
+function scratch(): Scratch {
+  const buffers: Float32Array[] = [];
+  return (n, which = 0) => {
+    const buffer = buffers[which];
+    return buffer?.length === n ? buffer : (buffers[which] = new Float32Array(n));
+  };
+}
 
 export class InProcessGraph {
   private readonly steps: Step[] = [];
@@ -49,14 +62,14 @@ export class InProcessGraph {
     for (const node of graph.nodes) {
       const ins = node.inputs.map((t) => slot(t.name));
       const out = slot(node.outputs[0].name);
-      this.steps.push(bindStep(node.op, node.attrs, ins, out, (i) => constantInts(node.inputs[i].name, node.op), graph.name));
+      this.steps.push(bindStep(node.op, node.attrs, ins, out, (i) => constantInts(node.inputs[i].name, node.op), scratch(), graph.name));
     }
     const target = graph.outputs.find((t) => t.name === outputName);
     if (!target) throw new Error(`graph ${graph.name} has no output "${outputName}"`);
     this.output = slot(target.name);
   }
 
-  /** The output for `feeds` (every graph input, as for `Session.run`). */
+  /** The output for `feeds` (every graph input, as for `Session.run`), in a new array. */
   run(feeds: Record<string, HostTensor>): Float32Array {
     const values = new Array<Value>(this.slots.size);
     for (const { slot, value } of this.constants) values[slot] = value;
@@ -67,40 +80,40 @@ export class InProcessGraph {
       values[slot] = { shape: feed.shape, data: feed.data };
     }
     for (const step of this.steps) step(values);
-    return values[this.output].data as Float32Array;
+    return Float32Array.from(values[this.output].data);
   }
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-function bindStep(op: string, attrs: Graph['nodes'][number]['attrs'], ins: number[], out: number, ints: (input: number) => number[], graphName: string): Step {
+function bindStep(op: string, attrs: Graph['nodes'][number]['attrs'], ins: number[], out: number, ints: (input: number) => number[], alloc: Scratch, graphName: string): Step {
   switch (op) {
     case 'Identity':
       return (v) => (v[out] = v[ins[0]]);
     case 'Relu':
       return (v) => {
         const x = v[ins[0]];
-        v[out] = { shape: x.shape, data: (x.data as Float32Array).map((a) => (a > 0 ? a : 0)) };
+        const result = alloc(x.data.length);
+        for (let i = 0; i < result.length; i++) result[i] = x.data[i] > 0 ? x.data[i] : 0;
+        v[out] = { shape: x.shape, data: result };
       };
     case 'Add':
-      return binary(ins, out, (a, b) => a + b);
     case 'Sub':
-      return binary(ins, out, (a, b) => a - b);
     case 'Mul':
-      return binary(ins, out, (a, b) => a * b);
+      return binary(op, ins, out, alloc);
     case 'MatMul':
-      return (v) => (v[out] = matmul(v[ins[0]], v[ins[1]]));
+      return (v) => (v[out] = matmul(v[ins[0]], v[ins[1]], alloc));
     case 'Gather':
       if (attrs.axis !== 0) break;
-      return (v) => (v[out] = gatherRows(v[ins[0]], v[ins[1]]));
+      return (v) => (v[out] = gatherRows(v[ins[0]], v[ins[1]], alloc));
     case 'Concat': {
       const axis = attrs.axis as number;
-      return (v) => (v[out] = concat(ins.map((i) => v[i]), axis));
+      return (v) => (v[out] = concat(ins.map((i) => v[i]), axis, alloc));
     }
     case 'ReduceSum': {
       const axes = ints(1);
       const keepDims = attrs.keepdims !== 0;
-      return (v) => (v[out] = reduceSum(v[ins[0]], axes, keepDims));
+      return (v) => (v[out] = reduceSum(v[ins[0]], axes, keepDims, alloc));
     }
     case 'Reshape': {
       const target = ints(1);
@@ -133,8 +146,11 @@ function bindStep(op: string, attrs: Graph['nodes'][number]['attrs'], ins: numbe
   throw new Error(`graph ${graphName}: op ${op}${op === 'Gather' ? ` on axis ${String(attrs.axis)}` : ''} is not evaluated in process; score it with ORT`);
 }
 
-/** Element-wise with numpy broadcasting. */
-function binary(ins: number[], out: number, f: (a: number, b: number) => number): Step {
+/**
+ * Element-wise with numpy broadcasting: each operand is first expanded to the output's size (a
+ * bias row tiled, a column repeated), then one plain loop per op does the arithmetic.
+ */
+function binary(op: 'Add' | 'Sub' | 'Mul', ins: number[], out: number, alloc: Scratch): Step {
   return (v) => {
     const x = v[ins[0]];
     const y = v[ins[1]];
@@ -142,36 +158,51 @@ function binary(ins: number[], out: number, f: (a: number, b: number) => number)
     const xs = padShape(x.shape, rank);
     const ys = padShape(y.shape, rank);
     const shape = xs.map((d, i) => {
-      if (d !== ys[i] && d !== 1 && ys[i] !== 1) throw new Error(`cannot broadcast [${x.shape}] with [${y.shape}]`);
+      if (d !== ys[i] && d !== 1 && ys[i] !== 1) throw new Error(`${op}: cannot broadcast [${x.shape}] with [${y.shape}]`);
       return Math.max(d, ys[i]);
     });
     const n = size(shape);
-    const result = new Float32Array(n);
-    const a = x.data;
-    const b = y.data;
-    if (a.length === n && b.length === n) {
-      for (let i = 0; i < n; i++) result[i] = f(a[i], b[i]);
-    } else {
-      // Strides of 0 along broadcast axes; walk the output in row-major order.
-      const xStride = broadcastStrides(xs, shape);
-      const yStride = broadcastStrides(ys, shape);
-      const index = new Array<number>(rank).fill(0);
-      let xi = 0;
-      let yi = 0;
-      for (let i = 0; i < n; i++) {
-        result[i] = f(a[xi], b[yi]);
-        for (let d = rank - 1; d >= 0; d--) {
-          xi += xStride[d];
-          yi += yStride[d];
-          if (++index[d] < shape[d]) break;
-          xi -= xStride[d] * shape[d];
-          yi -= yStride[d] * shape[d];
-          index[d] = 0;
-        }
-      }
-    }
+    const a = x.data.length === n ? x.data : expand(x.data, xs, shape, alloc(n, 1));
+    const b = y.data.length === n ? y.data : expand(y.data, ys, shape, alloc(n, 2));
+    const result = alloc(n);
+    if (op === 'Add') for (let i = 0; i < n; i++) result[i] = a[i] + b[i];
+    else if (op === 'Sub') for (let i = 0; i < n; i++) result[i] = a[i] - b[i];
+    else for (let i = 0; i < n; i++) result[i] = a[i] * b[i];
     v[out] = { shape, data: result };
   };
+}
+
+/** `data` of (padded) shape `from` broadcast to `to`, written into `result`. */
+function expand(data: Float32Array | Int32Array, from: readonly number[], to: readonly number[], result: Float32Array): Float32Array {
+  const n = result.length;
+  if (data.length === 1) return result.fill(data[0]);
+  // The operand's shape is 1s then the output's trailing dims (a bias row): tile it.
+  const lead = from.findIndex((d) => d !== 1);
+  if (from.slice(lead).every((d, i) => d === to[lead + i])) {
+    for (let o = 0; o < n; o += data.length) result.set(data, o);
+    return result;
+  }
+  // The output's leading dims then 1s (a column): repeat each value.
+  const trail = from.length - [...from].reverse().findIndex((d) => d !== 1);
+  if (from.slice(0, trail).every((d, i) => d === to[i])) {
+    const repeat = n / data.length;
+    for (let i = 0; i < data.length; i++) result.fill(data[i], i * repeat, (i + 1) * repeat);
+    return result;
+  }
+  // Anything else: strides of 0 along broadcast axes, walking the output in row-major order.
+  const strides = broadcastStrides(from, to);
+  const index = new Array<number>(to.length).fill(0);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    result[i] = data[at];
+    for (let d = to.length - 1; d >= 0; d--) {
+      at += strides[d];
+      if (++index[d] < to[d]) break;
+      at -= strides[d] * to[d];
+      index[d] = 0;
+    }
+  }
+  return result;
 }
 
 function padShape(shape: readonly number[], rank: number): number[] {
@@ -188,33 +219,31 @@ function broadcastStrides(shape: readonly number[], outShape: readonly number[])
   return strides;
 }
 
-/** [M, K] x [K, N]. */
-function matmul(x: Value, w: Value): Value {
+/** [M, K] x [K, N], accumulated in float32 as ORT's kernels do. */
+function matmul(x: Value, w: Value, alloc: Scratch): Value {
   if (x.shape.length !== 2 || w.shape.length !== 2) throw new Error(`MatMul in process takes two matrices, not [${x.shape}] x [${w.shape}]`);
   const [m, k] = x.shape;
   const n = w.shape[1];
   const a = x.data;
   const b = w.data;
-  const result = new Float32Array(m * n);
-  const row = new Float64Array(n);
+  const result = alloc(m * n).fill(0);
   for (let i = 0; i < m; i++) {
-    row.fill(0);
+    const row = i * n;
     for (let p = 0; p < k; p++) {
       const s = a[i * k + p];
       if (s === 0) continue;
       const offset = p * n;
-      for (let j = 0; j < n; j++) row[j] += s * b[offset + j];
+      for (let j = 0; j < n; j++) result[row + j] += s * b[offset + j];
     }
-    result.set(row, i * n);
   }
   return { shape: [m, n], data: result };
 }
 
 /** Rows of a [U, W] table at integer indices of any shape: [...indices, W]. */
-function gatherRows(table: Value, indices: Value): Value {
+function gatherRows(table: Value, indices: Value, alloc: Scratch): Value {
   const width = size(table.shape.slice(1));
   const idx = indices.data;
-  const result = new Float32Array(idx.length * width);
+  const result = alloc(idx.length * width);
   for (let i = 0; i < idx.length; i++) {
     const r = idx[i];
     if (r < 0 || r >= table.shape[0]) throw new Error(`Gather: index ${r} outside [0, ${table.shape[0]})`);
@@ -223,11 +252,11 @@ function gatherRows(table: Value, indices: Value): Value {
   return { shape: [...indices.shape, ...table.shape.slice(1)], data: result };
 }
 
-function concat(parts: Value[], axis: number): Value {
+function concat(parts: Value[], axis: number, alloc: Scratch): Value {
   const outer = size(parts[0].shape.slice(0, axis));
   const inner = parts.map((p) => size(p.shape.slice(axis)));
   const total = inner.reduce((a, b) => a + b, 0);
-  const result = new Float32Array(outer * total);
+  const result = alloc(outer * total);
   for (let o = 0; o < outer; o++) {
     let offset = o * total;
     parts.forEach((p, j) => {
@@ -241,13 +270,14 @@ function concat(parts: Value[], axis: number): Value {
 }
 
 /** Sum over `axes` (one axis at a time; the networks reduce one). */
-function reduceSum(x: Value, axes: readonly number[], keepDims: boolean): Value {
+function reduceSum(x: Value, axes: readonly number[], keepDims: boolean, alloc: Scratch): Value {
   let current = x;
-  for (const a of [...axes].map((a) => (a < 0 ? a + x.shape.length : a)).sort((p, q) => q - p)) {
+  const order = [...axes].map((a) => (a < 0 ? a + x.shape.length : a)).sort((p, q) => q - p);
+  for (const [step, a] of order.entries()) {
     const outer = size(current.shape.slice(0, a));
     const count = current.shape[a];
     const inner = size(current.shape.slice(a + 1));
-    const result = new Float32Array(outer * inner);
+    const result = alloc(outer * inner, step);
     const data = current.data;
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {

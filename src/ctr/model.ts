@@ -154,10 +154,15 @@ export class CtrModel {
     return this.feeds(data, batch, this.bag.collect(data.rows, batch));
   }
 
+  /** One logit per row of `scoringFeeds`, from ORT; the same bits as `predictLogits` for up to its batch size of rows. */
+  async logitsOrt(feeds: Record<string, HostTensor>): Promise<Float32Array> {
+    return (await (await this.scoreSession()).run(feeds, ['logit'])).logit.data as Float32Array;
+  }
+
   /**
-   * One logit per row of `scoringFeeds`, computed in this thread by the same scoring graph: no round
-   * trip to the ORT worker, which costs more than the arithmetic of a request-sized batch. Agrees with
-   * `predictLogits` to float rounding.
+   * One logit per row of `scoringFeeds`, computed in this thread by the same scoring graph, with no
+   * round trip to the ORT worker. Agrees with `predictLogits` to float rounding. The serving bench
+   * measures both on a request-sized batch.
    */
   logitsInProcess(feeds: Record<string, HostTensor>): Float32Array {
     return (this.inProcess ??= new InProcessGraph(this.graphs.score, 'logit')).run(feeds);

@@ -37,10 +37,9 @@ export class Scorer {
 
   /**
    * One probability per item. A user the model has no index for scores with the unknown user row.
-   * The model runs in this thread (`CtrModel.logitsInProcess`): for a request's hundred rows that is
-   * cheaper than a round trip to the ORT worker. `observe` hears how long each part took.
+   * `observe` hears how long each part took.
    */
-  score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Float32Array {
+  async score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
     const started = performance.now();
     const n = items.length;
     const { user: userField, item, attribute, slots } = this.fields;
@@ -52,8 +51,8 @@ export class Scorer {
     slots.forEach((field, j) => (sparse[field] = new Int32Array(n).fill(profileIds[j])));
     const feeds = this.model.scoringFeeds({ sparse });
     const encoded = performance.now();
-    const probabilities = sigmoid(this.model.logitsInProcess(feeds));
     observe('feature_encoding', (encoded - started) / 1000);
+    const probabilities = sigmoid(await this.model.logitsOrt(feeds));
     observe('model_forward', (performance.now() - encoded) / 1000);
     return probabilities;
   }

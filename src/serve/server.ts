@@ -161,7 +161,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     const started = performance.now();
     const profile = await profileOf(user);
     observeStage('bank_lookup', (performance.now() - started) / 1000);
-    return { profile, probabilities: scorer.score(user, profile.ids, items, observeStage) };
+    return { profile, probabilities: await scorer.score(user, profile.ids, items, observeStage) };
   }
   const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
 

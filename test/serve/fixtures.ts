@@ -4,7 +4,6 @@
  * fields matter to the trained DCN. The bank holds users u0..u34 plus `newcomer` (a user the model
  * never saw, with a cold-start profile); u35..u39 are known to the model but have no profile.
  */
-import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
@@ -108,12 +107,11 @@ export async function openFixtureServer(fx: ServeFixture, runtime: Runtime, opti
 
 /**
  * What the model says for a user index (-1: unknown) with profile `ids` on the given item indices,
- * built column by column here rather than through the server's Scorer. The server scores in process;
- * ORT's scores of the same rows must agree to 1e-6.
+ * built column by column here rather than through the server's Scorer.
  */
 export async function directScores(model: CtrModel, userIndex: number, ids: readonly number[], items: readonly number[]): Promise<number[]> {
   const n = items.length;
-  const rows = {
+  const probabilities = await model.predict({
     sparse: {
       user: new Int32Array(n).fill(userIndex),
       item: Int32Array.from(items),
@@ -121,9 +119,6 @@ export async function directScores(model: CtrModel, userIndex: number, ids: read
       userip_hobby: new Int32Array(n).fill(ids[0]),
       userip_background: new Int32Array(n).fill(ids[1]),
     },
-  };
-  const probabilities = model.predictInProcess(rows);
-  const ort = await model.predict(rows);
-  ort.forEach((p, i) => assert.ok(Math.abs(p - probabilities[i]) <= 1e-6, `row ${i}: ORT ${p}, in process ${probabilities[i]}`));
+  });
   return Array.from(probabilities);
 }
