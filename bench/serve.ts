@@ -125,8 +125,10 @@ export async function serveBench(): Promise<void> {
 }
 
 /**
- * The served model's scoring of one request's rows (encoded once) through the ORT worker and in
- * this thread: wall and CPU (all threads) per batch, means over many runs. One JSON line.
+ * The served model on one request's rows, per batch (wall and CPU of all threads, means over many
+ * runs): the training-time scoring graph through the ORT worker (local tables and every weight sent
+ * per call), the frozen serving graph through the worker (rows only), and the frozen graph evaluated
+ * in this thread. Each includes encoding the rows. One JSON line.
  */
 async function compareForwards(modelDir: string, body: string): Promise<void> {
   const runtime = new Runtime({ threads: 1 });
@@ -142,26 +144,27 @@ async function compareForwards(modelDir: string, body: string): Promise<void> {
     };
     // Profile ID 0 in every slot: any valid ID costs the same.
     for (const slot of features.slots) sparse[slot.field] = new Int32Array(items.length);
-    const feeds = model.scoringFeeds({ sparse });
+    const serving = model.serving();
     const per = async (run: () => Promise<unknown> | unknown) => {
       for (let i = 0; i < FORWARD_RUNS / 4; i++) await run();
       const cpu = process.cpuUsage();
       const started = performance.now();
       for (let i = 0; i < FORWARD_RUNS; i++) await run();
       const used = process.cpuUsage(cpu);
-      return { wall: ((performance.now() - started) * 1000) / FORWARD_RUNS, cpu: (used.user + used.system) / FORWARD_RUNS };
+      return { wall: round(((performance.now() - started) * 1000) / FORWARD_RUNS, 1), cpu: round((used.user + used.system) / FORWARD_RUNS, 1) };
     };
-    const ort = await per(() => model.logitsOrt(feeds));
-    const inProcess = await per(() => model.logitsInProcess(feeds));
-    const encoding = await per(() => model.scoringFeeds({ sparse }));
+    const scoringGraph = await per(() => model.predictLogits({ sparse }));
+    const frozen = await per(() => serving.logits(serving.feeds({ sparse })));
+    const inProcess = await per(() => serving.logitsInProcess(serving.feeds({ sparse })));
     emit({
       bench: 'serve',
       phase: `model forward, ${items.length} rows`,
-      ort_worker_us: round(ort.wall, 1),
-      ort_worker_cpu_us: round(ort.cpu, 1),
-      in_process_us: round(inProcess.wall, 1),
-      in_process_cpu_us: round(inProcess.cpu, 1),
-      encoding_us: round(encoding.wall, 1),
+      ort_scoring_graph_us: scoringGraph.wall,
+      ort_scoring_graph_cpu_us: scoringGraph.cpu,
+      ort_frozen_us: frozen.wall,
+      ort_frozen_cpu_us: frozen.cpu,
+      in_process_frozen_us: inProcess.wall,
+      in_process_frozen_cpu_us: inProcess.cpu,
     });
   } finally {
     await runtime.close();

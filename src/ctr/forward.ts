@@ -1,7 +1,6 @@
 /**
- * The scoring graph evaluated in this thread, in plain TypeScript. A serving request scores about a
- * hundred rows through a network of a few thousand weights: microseconds of arithmetic, much less
- * than a message round trip to the onnxruntime worker. The graph is the very one ORT runs (the same
+ * A scoring graph evaluated in this thread, in plain TypeScript, with no message round trip to the
+ * onnxruntime worker (`ServingModel.logitsInProcess`). The graph is the very one ORT runs (the same
  * nodes, feeds and weights), so the two agree to float rounding.
  *
  * Only the ops the CTR networks emit are implemented; a graph with another op is refused when the
@@ -46,12 +45,17 @@ export class InProcessGraph {
       return s;
     };
     for (const t of graph.inputs) this.inputs.push({ name: t.name, slot: slot(t.name) });
+    /** Integer constants as numbers (axes, shapes); float constants (weights) are used as they are. */
     const constantValues = new Map<string, number[]>();
     for (const { tensor, data } of graph.initializers) {
-      const numbers = data instanceof BigInt64Array ? Array.from(data, Number) : Array.from(data);
-      constantValues.set(tensor.name, numbers);
-      const value = { shape: tensor.shape as number[], data: data instanceof Float32Array ? data : Int32Array.from(numbers) };
-      this.constants.push({ slot: slot(tensor.name), value });
+      let values: Float32Array | Int32Array;
+      if (data instanceof Float32Array) values = data;
+      else {
+        const numbers = data instanceof BigInt64Array ? Array.from(data, Number) : Array.from(data);
+        constantValues.set(tensor.name, numbers);
+        values = Int32Array.from(numbers);
+      }
+      this.constants.push({ slot: slot(tensor.name), value: { shape: tensor.shape as number[], data: values } });
     }
     /** The integer list a shape-like input (axes, target shape) holds; those are graph constants here. */
     const constantInts = (name: string, op: string): number[] => {

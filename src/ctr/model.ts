@@ -10,10 +10,10 @@ import { z } from 'zod';
 import { Rng, defaultRuntime, type Runtime, float32, type Graph, type HostTensor, type Session } from '../engine/index.js';
 import { EmbeddingBag, localTable, type BagBatch } from './bag.js';
 import { ctrConfigSchema, type CtrConfig, type CtrConfigInput } from './config.js';
-import { InProcessGraph } from './forward.js';
 import { NETWORKS } from './models/index.js';
 import { buildGraph, type MaskSpec, type ParamSpec, type TableSpec } from './net.js';
 import { fieldSchemaSchema, rowCount, type CtrRows, type FieldSchema, type FieldSchemaInput } from './schema.js';
+import { ServingModel } from './serving.js';
 
 export interface CtrWeights {
   /** Per table family, one [vocabSize + 1, width] table per sparse field (schema order). */
@@ -63,7 +63,7 @@ export class CtrModel {
   private readonly runtime?: Runtime;
   private readonly graphs: { train: Graph; score: Graph };
   private readonly sessions: { train?: Promise<Session>; score?: Promise<Session> } = {};
-  private inProcess?: InProcessGraph;
+  private servingModel?: ServingModel;
 
   /** A freshly initialized model (seeded by `config.seed`). */
   constructor(config: CtrConfigInput, schema: FieldSchemaInput, options: CtrModelOptions = {}) {
@@ -147,30 +147,9 @@ export class CtrModel {
     return sigmoid(await this.predictLogits(rows, options));
   }
 
-  /** The scoring graph's feeds for all of `rows` as one batch (for `logitsInProcess`). */
-  scoringFeeds(rows: CtrRows): Record<string, HostTensor> {
-    const data = this.encode(rows);
-    const batch = range(0, data.n);
-    return this.feeds(data, batch, this.bag.collect(data.rows, batch));
-  }
-
-  /** One logit per row of `scoringFeeds`, from ORT; the same bits as `predictLogits` for up to its batch size of rows. */
-  async logitsOrt(feeds: Record<string, HostTensor>): Promise<Float32Array> {
-    return (await (await this.scoreSession()).run(feeds, ['logit'])).logit.data as Float32Array;
-  }
-
-  /**
-   * One logit per row of `scoringFeeds`, computed in this thread by the same scoring graph, with no
-   * round trip to the ORT worker. Agrees with `predictLogits` to float rounding. The serving bench
-   * measures both on a request-sized batch.
-   */
-  logitsInProcess(feeds: Record<string, HostTensor>): Float32Array {
-    return (this.inProcess ??= new InProcessGraph(this.graphs.score, 'logit')).run(feeds);
-  }
-
-  /** `predict` in this thread, for small batches such as a serving request's candidates. */
-  predictInProcess(rows: CtrRows): Float32Array {
-    return sigmoid(this.logitsInProcess(this.scoringFeeds(rows)));
+  /** The model frozen for serving, built on first use from the weights as they are then. */
+  serving(): ServingModel {
+    return (this.servingModel ??= new ServingModel(this, this.runtime ?? defaultRuntime()));
   }
 }
 

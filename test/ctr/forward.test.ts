@@ -1,10 +1,11 @@
 /**
- * The in-process forward against onnxruntime: every model, with random weights in every table and
+ * The serving model (weights frozen into the scoring graph) through ORT and through the in-process
+ * evaluator, against the model's own ORT scores: every model, with random weights in every table and
  * parameter (biases too, which start at zero), seen and unseen ids, and a dense field.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { CTR_MODELS, CtrModel } from '../../src/ctr/index.js';
+import { CTR_MODELS, CtrModel, sigmoid } from '../../src/ctr/index.js';
 import { InProcessGraph } from '../../src/ctr/forward.js';
 import { Graph, Rng, Runtime, ops } from '../../src/engine/index.js';
 import { synthetic, syntheticSchema } from './synthetic.js';
@@ -22,21 +23,26 @@ function randomModel(model: (typeof CTR_MODELS)[number], seed: number): CtrModel
   return m;
 }
 
-describe('scores computed in process match ORT to 1e-6', () => {
+describe('the frozen serving graph, through ORT and in process, scores as the model does to 1e-6', () => {
   for (const model of CTR_MODELS) {
     it(model, async () => {
       const m = randomModel(model, 3);
       const rows = synthetic(4, { rows: 100, denseWeight: 1 });
-      // An id out of range scores with the unknown row in both.
+      // An id out of range scores with the unknown row everywhere.
       rows.sparse.a[7] = 999;
-      const ort = await m.predict(rows);
-      const inProcess = m.predictInProcess(rows);
-      assert.equal(inProcess.length, ort.length);
-      let worst = 0;
-      for (let i = 0; i < ort.length; i++) worst = Math.max(worst, Math.abs(ort[i] - inProcess[i]));
-      assert.ok(worst <= 1e-6, `${model}: largest difference ${worst}`);
+      const reference = await m.predict(rows);
+      const serving = m.serving();
+      const feeds = serving.feeds(rows);
+      const frozen = sigmoid(await serving.logits(feeds));
+      const inProcess = sigmoid(serving.logitsInProcess(feeds));
+      for (const [name, scores] of [['frozen ORT', frozen], ['in process', inProcess]] as const) {
+        assert.equal(scores.length, reference.length);
+        let worst = 0;
+        for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - scores[i]));
+        assert.ok(worst <= 1e-6, `${model}, ${name}: largest difference ${worst}`);
+      }
       // The weights are not trivial: the scores spread out.
-      assert.ok(Math.max(...ort) - Math.min(...ort) > 0.1, `${model}: scores barely differ`);
+      assert.ok(Math.max(...reference) - Math.min(...reference) > 0.1, `${model}: scores barely differ`);
     });
   }
 });
