@@ -147,9 +147,9 @@ export class CtrModel {
     return sigmoid(await this.predictLogits(rows, options));
   }
 
-  /** The model frozen for serving, built on first use from the weights as they are then. */
-  serving(): ServingModel {
-    return (this.servingModel ??= new ServingModel(this, this.runtime ?? defaultRuntime()));
+  /** The model frozen for serving, built on first use from the weights as they are then; `threads`: ORT intra-op threads (first use decides). */
+  serving(threads = 1): ServingModel {
+    return (this.servingModel ??= new ServingModel(this, threads));
   }
 }
 

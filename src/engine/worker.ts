@@ -4,19 +4,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { ortSessionOptions } from './ort-options.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
 const sessions = new Map<string, ort.InferenceSession>();
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  // Spinning threads would burn the second core while the main thread runs the optimizer.
-  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-};
+const sessionOptions = ortSessionOptions(threads);
 
 function toOrt(t: HostTensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as never, t.shape);

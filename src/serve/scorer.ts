@@ -20,10 +20,11 @@ export class Scorer {
     model: CtrModel,
     private readonly features: FeatureIndex,
     slots: BankVersion['slots'],
+    threads = 1,
   ) {
     checkCompatible(model, features, slots);
     this.fields = { ...features.fields, slots: features.slots.map((s) => s.field) };
-    this.serving = model.serving();
+    this.serving = model.serving(threads);
   }
 
   /** Item indices of `items`, and the ids the feature map does not know (in request order, once each). */

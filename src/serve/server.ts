@@ -38,6 +38,8 @@ export interface ServeOptions {
   bank: FeatureBank;
   /** Where profiles come from; default: the bank. */
   profiles?: ProfileProvider;
+  /** ORT intra-op threads scoring the CTR model (default 1, which suits 100-row batches best). */
+  threads?: number;
   bodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
 }
@@ -90,7 +92,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       `the feature bank has version ${bankVersion} (lm ${version.lmId}) but the CTR model was trained on bank version ${options.modelBankVersion}; serve the bank the model was trained with, or retrain the model on this bank`,
     );
   }
-  const scorer = new Scorer(model, features, version.slots);
+  const scorer = new Scorer(model, features, version.slots, options.threads);
   const defaults = await mostFrequentIds(bank, version.slots.map((s) => s.k));
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
