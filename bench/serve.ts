@@ -191,12 +191,16 @@ function rawRequests(base: string, bodies: string[]): Buffer[] {
   return bodies.map((body) => Buffer.from(`POST /v1/score HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
 }
 
+/** An open-loop run and the CPU seconds the server process used over it. */
+type AtRate = OpenLoopResult & { serverCpuSeconds: number };
+
 /** One open-loop run at `rate`, with the server's CPU over it (in cores); one JSON line. */
-async function atRate(phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<OpenLoopResult> {
+async function atRate(phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
   const url = new URL(server.base);
   const cpuBefore = await processCpuSeconds(server.child.pid!);
   const result = await openLoop({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
-  const serverCpu = ((await processCpuSeconds(server.child.pid!)) - cpuBefore) / result.seconds;
+  const serverCpuSeconds = (await processCpuSeconds(server.child.pid!)) - cpuBefore;
+  const serverCpu = serverCpuSeconds / result.seconds;
   emit({
     bench: 'serve',
     phase,
@@ -212,7 +216,7 @@ async function atRate(phase: string, name: string, server: Started, bodies: stri
     send_lag_p99_ms: round(result.sendLagP99Ms, 2),
     connections: result.connections,
   });
-  return result;
+  return { ...result, serverCpuSeconds };
 }
 
 const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latencies.length && quantile(r.latencies, 0.99) <= P99_LIMIT_MS;
@@ -242,6 +246,8 @@ async function findCapacity(name: string, server: Started, bodies: string[]): Pr
 
 interface Pooled {
   latencies: Float64Array;
+  /** Server CPU milliseconds per answered request: what a core must spend on each. */
+  cpuMsPerRequest: number;
 }
 
 /**
@@ -253,7 +259,7 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
   for (const fraction of FIXED_FRACTIONS) {
     const rate = Math.max(1, Math.round(fraction * floorCapacity));
     const phase = `fixed ${fraction * 100}%`;
-    const runs: Record<'floor' | 'bank', OpenLoopResult[]> = { floor: [], bank: [] };
+    const runs: Record<'floor' | 'bank', AtRate[]> = { floor: [], bank: [] };
     const stageSums = Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: 0, count: 0 }]));
     for (let round = 0; round < FIXED_ROUNDS; round++) {
       runs.floor.push(await atRate(`${phase}, round ${round + 1}`, 'floor', floor, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
@@ -265,11 +271,24 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
         stageSums[stage].count += after[stage].count - before[stage].count;
       }
     }
-    const pooled = (results: OpenLoopResult[]): Pooled => ({ latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort() });
+    const pooled = (results: AtRate[]): Pooled => ({
+      latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
+      cpuMsPerRequest: (1000 * results.reduce((sum, r) => sum + r.serverCpuSeconds, 0)) / results.reduce((sum, r) => sum + r.answered, 0),
+    });
     const result = { floor: pooled(runs.floor), bank: pooled(runs.bank), rate, stages: Object.fromEntries(SCORE_STAGES.map((stage) => [stage, round((stageSums[stage].sum / stageSums[stage].count) * 1000, 4)])) };
     for (const name of ['floor', 'bank'] as const) {
-      const { latencies } = result[name];
-      emit({ bench: 'serve', phase, server: name, rate_rps: rate, requests: latencies.length, p50_ms: round(quantile(latencies, 0.5), 3), p99_ms: round(quantile(latencies, 0.99), 3), p999_ms: round(quantile(latencies, 0.999), 3) });
+      const { latencies, cpuMsPerRequest } = result[name];
+      emit({
+        bench: 'serve',
+        phase,
+        server: name,
+        rate_rps: rate,
+        requests: latencies.length,
+        p50_ms: round(quantile(latencies, 0.5), 3),
+        p99_ms: round(quantile(latencies, 0.99), 3),
+        p999_ms: round(quantile(latencies, 0.999), 3),
+        server_cpu_ms_per_request: round(cpuMsPerRequest, 3),
+      });
     }
     emit({ bench: 'serve', phase, server: 'bank', stage_ms: result.stages });
     last = result;
