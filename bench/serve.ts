@@ -1,16 +1,25 @@
 /**
  * Serving benchmark on the demo's outputs (`npm run demo` first; or `npm run bench -- serve <dir>`
- * with a directory laid out like runs/demo): `userip serve` in its own process, loaded on loopback
- * with autocannon at a fixed concurrency, 100 candidates per request, once with profiles from the
- * feature bank and once with profiles inferred by the LM at request time. Same users, same
- * candidates, same CTR model, same machine; only the source of the profile IDs differs.
+ * with a directory laid out like runs/demo). `userip serve` runs in its own process; 100 candidates
+ * per request; same users, candidates, CTR model and machine throughout.
+ *
+ * 1. Open loop at fixed rates (bench/openloop.ts) against the bank path and against a floor: a bare
+ *    Fastify server (bench/serve-floor.ts) that parses the same bodies under the same schema and
+ *    answers a constant response of the same size, i.e. what HTTP and JSON alone cost here and now.
+ *    Each server's capacity is the highest rate it holds with p99 under 10 ms (a failed rate gets a
+ *    second try: the machine is shared); then both run at 25% and 50% of the floor's capacity in
+ *    alternating short rounds, so that they meet the same machine. The bank server's per-stage means
+ *    come from its /metrics over its 50% rounds.
+ * 2. Closed loop (autocannon, concurrency 8) on the bank path and on the LM-in-the-loop baseline,
+ *    which infers each profile with the LM at request time.
  *
  * bytes_per_user_* are per-user payloads, keys excluded: the bank's IDs as stored ("3,1"), the
  * soft tokens (slots x hidden float32), and the behaviour text the LM path keeps and reads per request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -18,18 +27,34 @@ import autocannon from 'autocannon';
 import { encodeIds } from '../src/bank/model.js';
 import { SqliteFeatureBank } from '../src/bank/index.js';
 import { readTunedProfiles, runBehaviourWindows } from '../src/profile/index.js';
-import { Rng } from '../src/engine/index.js';
+import { loadCtrModel } from '../src/ctr/index.js';
+import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
-import { loadFeatureMap } from '../src/serve/index.js';
+import { loadFeatureMap, SCORE_STAGES } from '../src/serve/index.js';
+import { openLoop, quantile, type OpenLoopResult } from './openloop.js';
 import { emit, round } from './util.js';
 
 const CONCURRENCY = 8;
 const CANDIDATES = 100;
-/** Distinct request bodies (user + candidates) each connection cycles through. */
+/** Distinct request bodies (user + candidates) the load cycles through. */
 const BODIES = 64;
 const BANK_SECONDS = 15;
 /** The LM path answers a few requests per second at most; a longer run gives its p99 enough samples. */
 const LM_SECONDS = 30;
+/** A server holds a rate when it answers every request and its p99 stays under this. */
+const P99_LIMIT_MS = 10;
+/** Capacity search: seconds per tried rate, the first rate, the growth factor, the bisection steps. */
+const STEP_SECONDS = 3;
+const FIRST_RATE = 400;
+const GROWTH = 1.5;
+const BISECTIONS = 3;
+/** Seconds per server at each fixed rate, in alternating rounds. */
+const FIXED_SECONDS = 10;
+const FIXED_ROUNDS = 5;
+/** Batches per forward timing. */
+const FORWARD_RUNS = 2000;
+/** Fixed rates, as fractions of the floor's capacity; the last one is `rate_rps`. */
+const FIXED_FRACTIONS = [0.25, 0.5];
 
 export async function serveBench(): Promise<void> {
   const demo = process.argv[3] ?? 'runs/demo';
@@ -44,28 +69,254 @@ export async function serveBench(): Promise<void> {
   }
 
   const bodies = await requestBodies(model, bankPath);
-  const bank = await measure('bank', ['--model', model, '--bank', bankPath], bodies, BANK_SECONDS);
-  const lm = await measure('lm', ['--model', model, '--bank', bankPath, '--profile-mode', 'lm'], bodies, LM_SECONDS);
+  await compareForwards(model, bodies[0]);
+  const bank = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath]);
+  const scratch = await mkdtemp(join(tmpdir(), 'userip-serve-bench-'));
+  let floor: Started | undefined;
+  let fixed: Awaited<ReturnType<typeof fixedRates>>;
+  let capacity: { floor: number; bank: number };
+  let closed: Measured;
+  try {
+    await warmUp(bank.base, bodies, 2000);
+    const responseFile = join(scratch, 'response.json');
+    await writeFile(responseFile, await typicalResponse(bank.base, bodies));
+    floor = await startServer('serve-floor.js', [responseFile]);
+    await warmUp(floor.base, bodies, 2000);
+    capacity = { floor: await findCapacity('floor', floor, bodies), bank: await findCapacity('bank', bank, bodies) };
+    fixed = await fixedRates(floor, bank, bodies, capacity.floor);
+    closed = await closedLoop('bank', bank, bodies, BANK_SECONDS);
+  } finally {
+    await floor?.stop();
+    await bank.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const lmServer = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath, '--profile-mode', 'lm']);
+  let lm: Measured;
+  try {
+    await warmUp(lmServer.base, bodies, 2 * CONCURRENCY);
+    lm = await closedLoop('lm', lmServer, bodies, LM_SECONDS);
+  } finally {
+    await lmServer.stop();
+  }
   emit({
     bench: 'serve',
     demo,
     concurrency: CONCURRENCY,
     candidates: CANDIDATES,
-    bank_p50_ms: round(bank.p50, 3),
-    bank_p99_ms: round(bank.p99, 3),
-    bank_rps: round(bank.rps, 1),
+    bank_p50_ms: round(closed.p50, 3),
+    bank_p99_ms: round(closed.p99, 3),
+    bank_rps: round(closed.rps, 1),
     lm_p50_ms: round(lm.p50, 3),
     lm_p99_ms: round(lm.p99, 3),
     lm_rps: round(lm.rps, 1),
-    lm_over_bank_p50: round(lm.p50 / bank.p50, 1),
-    lm_over_bank_p99: round(lm.p99 / bank.p99, 1),
-    bank_over_lm_rps: round(bank.rps / lm.rps, 1),
-    bank_requests: bank.requests,
+    lm_over_bank_p50: round(lm.p50 / closed.p50, 1),
+    lm_over_bank_p99: round(lm.p99 / closed.p99, 1),
+    bank_over_lm_rps: round(closed.rps / lm.rps, 1),
+    bank_requests: closed.requests,
     lm_requests: lm.requests,
-    bank_server_peak_rss_mb: bank.peakRssMb,
+    bank_server_peak_rss_mb: closed.peakRssMb,
     lm_server_peak_rss_mb: lm.peakRssMb,
     ...(await bytesPerUser(run, bankPath)),
+    floor_capacity_rps: capacity.floor,
+    bank_capacity_rps: capacity.bank,
+    rate_rps: fixed.rate,
+    floor_p99_ms: round(quantile(fixed.floor.latencies, 0.99), 3),
+    bank_fixed_p99_ms: round(quantile(fixed.bank.latencies, 0.99), 3),
+    stage_ms: fixed.stages,
   });
+}
+
+/**
+ * The served model on one request's rows, per batch (wall and CPU of all threads, means over many
+ * runs), each including the encoding of the rows: the scoring graph through the Runtime's ORT worker
+ * (local tables and every weight sent per call; what the server did before), the frozen serving graph
+ * on an ORT session in this thread (what it does now), and the frozen graph evaluated in plain
+ * TypeScript. One JSON line.
+ */
+async function compareForwards(modelDir: string, body: string): Promise<void> {
+  const runtime = new Runtime({ threads: 1 });
+  try {
+    const { model } = await loadCtrModel(modelDir, { runtime });
+    const features = await loadFeatureMap(modelDir);
+    const { user, items } = JSON.parse(body) as { user: string; items: string[] };
+    const itemIndex = Int32Array.from(items, (item) => features.itemIndex.get(item)!);
+    const sparse: Record<string, Int32Array> = {
+      [features.fields.user]: new Int32Array(items.length).fill(features.userIndex.get(user) ?? -1),
+      [features.fields.item]: itemIndex,
+      [features.fields.attribute]: Int32Array.from(itemIndex, (i) => features.itemAttribute[i]),
+    };
+    // Profile ID 0 in every slot: any valid ID costs the same.
+    for (const slot of features.slots) sparse[slot.field] = new Int32Array(items.length);
+    const serving = model.serving();
+    const per = async (run: () => Promise<unknown> | unknown) => {
+      for (let i = 0; i < FORWARD_RUNS / 4; i++) await run();
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      for (let i = 0; i < FORWARD_RUNS; i++) await run();
+      const used = process.cpuUsage(cpu);
+      return { wall: round(((performance.now() - started) * 1000) / FORWARD_RUNS, 1), cpu: round((used.user + used.system) / FORWARD_RUNS, 1) };
+    };
+    const scoringGraph = await per(() => model.predictLogits({ sparse }));
+    const inline = await per(() => serving.logits(serving.feeds({ sparse })));
+    const inProcess = await per(() => serving.logitsInProcess(serving.feeds({ sparse })));
+    emit({
+      bench: 'serve',
+      phase: `model forward, ${items.length} rows`,
+      ort_worker_us: scoringGraph.wall,
+      ort_worker_cpu_us: scoringGraph.cpu,
+      ort_inline_frozen_us: inline.wall,
+      ort_inline_frozen_cpu_us: inline.cpu,
+      ts_frozen_us: inProcess.wall,
+      ts_frozen_cpu_us: inProcess.cpu,
+    });
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** The server's answer to a body, of median size among the bodies': the floor answers it to every request. */
+async function typicalResponse(base: string, bodies: string[]): Promise<string> {
+  const answers: string[] = [];
+  for (const body of bodies) {
+    const res = await fetch(`${base}/v1/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    if (!res.ok) throw new Error(`${base}/v1/score answered ${res.status}: ${await res.text()}`);
+    answers.push(await res.text());
+  }
+  return answers.sort((a, b) => a.length - b.length)[answers.length >> 1];
+}
+
+/** The bodies as complete HTTP/1.1 requests to `base`. */
+function rawRequests(base: string, bodies: string[]): Buffer[] {
+  const host = new URL(base).host;
+  return bodies.map((body) => Buffer.from(`POST /v1/score HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+}
+
+/** An open-loop run and the CPU seconds the server process used over it. */
+type AtRate = OpenLoopResult & { serverCpuSeconds: number };
+
+/** One open-loop run at `rate`, with the server's CPU over it (in cores); one JSON line. */
+async function atRate(phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
+  const url = new URL(server.base);
+  const cpuBefore = await processCpuSeconds(server.child.pid!);
+  const result = await openLoop({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
+  const serverCpuSeconds = (await processCpuSeconds(server.child.pid!)) - cpuBefore;
+  const serverCpu = serverCpuSeconds / result.seconds;
+  emit({
+    bench: 'serve',
+    phase,
+    server: name,
+    rate_rps: rate,
+    answered: result.answered,
+    failures: result.failures,
+    p50_ms: round(quantile(result.latencies, 0.5), 3),
+    p99_ms: round(quantile(result.latencies, 0.99), 3),
+    p999_ms: round(quantile(result.latencies, 0.999), 3),
+    server_cpu: round(serverCpu, 2),
+    loader_cpu: round(result.loaderCpu, 2),
+    send_lag_p99_ms: round(result.sendLagP99Ms, 2),
+    connections: result.connections,
+  });
+  return { ...result, serverCpuSeconds };
+}
+
+const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latencies.length && quantile(r.latencies, 0.99) <= P99_LIMIT_MS;
+
+/**
+ * The highest rate (requests/s) `server` holds: grow until a rate fails, then bisect. On a shared
+ * machine a stall elsewhere can spoil one short run, so a rate that fails gets a second try.
+ */
+async function findCapacity(name: string, server: Started, bodies: string[]): Promise<number> {
+  const tryRate = async (rate: number) => {
+    for (let attempt = 0; attempt < 2; attempt++) if (holds(await atRate('capacity', name, server, bodies, rate, STEP_SECONDS))) return true;
+    return false;
+  };
+  let held = 0;
+  let failed = 0;
+  for (let rate = FIRST_RATE; failed === 0; rate = Math.round(rate * GROWTH)) {
+    if (await tryRate(rate)) held = rate;
+    else failed = rate;
+  }
+  for (let i = 0; i < BISECTIONS; i++) {
+    const rate = Math.round((held + failed) / 2);
+    if (await tryRate(rate)) held = rate;
+    else failed = rate;
+  }
+  return held;
+}
+
+interface Pooled {
+  latencies: Float64Array;
+  /** Server CPU milliseconds per answered request: what a core must spend on each. */
+  cpuMsPerRequest: number;
+}
+
+/**
+ * Floor and bank at each fixed fraction of the floor's capacity, in alternating short rounds so that
+ * both meet the same machine; latencies pooled over the rounds, stage means over the bank's rounds.
+ */
+async function fixedRates(floor: Started, bank: Started, bodies: string[], floorCapacity: number) {
+  let last: { floor: Pooled; bank: Pooled; rate: number; stages: Record<string, number> } | undefined;
+  for (const fraction of FIXED_FRACTIONS) {
+    const rate = Math.max(1, Math.round(fraction * floorCapacity));
+    const phase = `fixed ${fraction * 100}%`;
+    const runs: Record<'floor' | 'bank', AtRate[]> = { floor: [], bank: [] };
+    const stageSums = Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: 0, count: 0 }]));
+    for (let round = 0; round < FIXED_ROUNDS; round++) {
+      runs.floor.push(await atRate(`${phase}, round ${round + 1}`, 'floor', floor, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
+      const before = await stageTotals(bank.base);
+      runs.bank.push(await atRate(`${phase}, round ${round + 1}`, 'bank', bank, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
+      const after = await stageTotals(bank.base);
+      for (const stage of SCORE_STAGES) {
+        stageSums[stage].sum += after[stage].sum - before[stage].sum;
+        stageSums[stage].count += after[stage].count - before[stage].count;
+      }
+    }
+    const pooled = (results: AtRate[]): Pooled => ({
+      latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
+      cpuMsPerRequest: (1000 * results.reduce((sum, r) => sum + r.serverCpuSeconds, 0)) / results.reduce((sum, r) => sum + r.answered, 0),
+    });
+    const result = { floor: pooled(runs.floor), bank: pooled(runs.bank), rate, stages: Object.fromEntries(SCORE_STAGES.map((stage) => [stage, round((stageSums[stage].sum / stageSums[stage].count) * 1000, 4)])) };
+    for (const name of ['floor', 'bank'] as const) {
+      const { latencies, cpuMsPerRequest } = result[name];
+      emit({
+        bench: 'serve',
+        phase,
+        server: name,
+        rate_rps: rate,
+        requests: latencies.length,
+        p50_ms: round(quantile(latencies, 0.5), 3),
+        p99_ms: round(quantile(latencies, 0.99), 3),
+        p999_ms: round(quantile(latencies, 0.999), 3),
+        server_cpu_ms_per_request: round(cpuMsPerRequest, 3),
+      });
+    }
+    emit({ bench: 'serve', phase, server: 'bank', stage_ms: result.stages });
+    last = result;
+  }
+  return last!;
+}
+
+/** Per stage, the sum (seconds) and count of the server's userip_score_stage_duration_seconds histogram. */
+async function stageTotals(base: string): Promise<Record<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const series = (name: string, stage: string) => {
+    const prefix = `userip_score_stage_duration_seconds_${name}{stage="${stage}"} `;
+    const line = text.split('\n').find((l) => l.startsWith(prefix));
+    if (!line) throw new Error(`${base}/metrics has no ${prefix.trim()}`);
+    return Number(line.slice(prefix.length));
+  };
+  return Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: series('sum', stage), count: series('count', stage) }]));
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; 0 where /proc is missing. */
+async function processCpuSeconds(pid: number): Promise<number> {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** Banked users (the first BODIES in bank order), each with CANDIDATES items drawn from the model's catalog. */
@@ -95,20 +346,20 @@ interface Measured {
   peakRssMb?: number;
 }
 
-async function measure(mode: string, args: string[], bodies: string[], seconds: number): Promise<Measured> {
-  const server = await startServer(args);
-  try {
-    const requests = bodies.map((body) => ({ method: 'POST' as const, path: '/v1/score', headers: { 'content-type': 'application/json' }, body }));
-    // Warm-up: ORT sessions, JIT, sockets.
-    await load(server.base, requests, { amount: mode === 'lm' ? 2 * CONCURRENCY : 2000 });
-    const result = await load(server.base, requests, { duration: seconds });
-    const sorted = Float64Array.from(result.latencies).sort();
-    const quantile = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-    emit({ bench: 'serve', mode, requests: sorted.length, seconds: round(result.seconds, 1), p50_ms: round(quantile(0.5), 3), p99_ms: round(quantile(0.99), 3) });
-    return { p50: quantile(0.5), p99: quantile(0.99), rps: sorted.length / result.seconds, requests: sorted.length, peakRssMb: await peakRssMb(server.child.pid!) };
-  } finally {
-    await server.stop();
-  }
+function scoreRequests(bodies: string[]): autocannon.Request[] {
+  return bodies.map((body) => ({ method: 'POST' as const, path: '/v1/score', headers: { 'content-type': 'application/json' }, body }));
+}
+
+/** ORT sessions, JIT, sockets. */
+async function warmUp(base: string, bodies: string[], amount: number): Promise<void> {
+  await load(base, scoreRequests(bodies), { amount });
+}
+
+async function closedLoop(mode: string, server: Started, bodies: string[], seconds: number): Promise<Measured> {
+  const result = await load(server.base, scoreRequests(bodies), { duration: seconds });
+  const sorted = Float64Array.from(result.latencies).sort();
+  emit({ bench: 'serve', phase: `closed loop, concurrency ${CONCURRENCY}`, mode, requests: sorted.length, seconds: round(result.seconds, 1), p50_ms: round(quantile(sorted, 0.5), 3), p99_ms: round(quantile(sorted, 0.99), 3) });
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), rps: sorted.length / result.seconds, requests: sorted.length, peakRssMb: await peakRssMb(server.child.pid!) };
 }
 
 /** autocannon at CONCURRENCY connections; latencies (ms, float) of every 2xx response; fails on any other answer. */
@@ -130,17 +381,26 @@ function load(base: string, requests: autocannon.Request[], stop: { amount?: num
   });
 }
 
-/** `userip serve` in its own process, so the load generator does not share its event loop. */
-async function startServer(args: string[]): Promise<{ base: string; child: ChildProcess; stop(): Promise<void> }> {
-  const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+interface Started {
+  base: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * A script of dist/ in its own process (`userip serve` through src/cli/main.js, or the floor), so
+ * that the load generator does not share its event loop; its first line names its address.
+ */
+async function startServer(script: 'main.js' | 'serve-floor.js', args: string[]): Promise<Started> {
+  const path = fileURLToPath(script === 'main.js' ? new URL('../src/cli/main.js', import.meta.url) : new URL('./serve-floor.js', import.meta.url));
+  const child = spawn(process.execPath, [path, ...args, ...(script === 'main.js' ? ['--port', '0'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`userip serve ${args.join(' ')} exited with code ${code} before listening`)));
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with code ${code} before listening`)));
   });
   const base = /listening on (http:\/\/\S+)/.exec(line)?.[1];
-  if (!base) throw new Error(`unexpected first line from userip serve: ${line}`);
+  if (!base) throw new Error(`unexpected first line from ${script}: ${line}`);
   return {
     base,
     child,

@@ -87,14 +87,13 @@ export async function openServer(config: ServeConfig, logger: { level: string } 
     for (const close of toClose.splice(0).reverse()) await close();
   };
   try {
-    const runtime = new Runtime({ threads: config.threads });
-    toClose.push(() => runtime.close());
-    const { model, bankVersion: modelBankVersion } = await loadCtrModel(config.model, { runtime });
+    // Requests score on an ORT session in this thread (ServingModel), so the model needs no Runtime worker.
+    const { model, bankVersion: modelBankVersion } = await loadCtrModel(config.model);
     const features = await loadFeatureMap(config.model);
     const { bank, name, mirrored } = await openBank(config);
     toClose.push(() => bank.close());
     const profiles = config.profileMode === 'lm' ? await lmProfiles(config, toClose) : undefined;
-    const app = await createServer({ model, modelBankVersion, features, bank, profiles, bodyLimit: config.bodyLimit, logger });
+    const app = await createServer({ model, modelBankVersion, features, bank, profiles, threads: config.threads, bodyLimit: config.bodyLimit, logger });
     toClose.push(() => app.close());
     const version = (await bank.version())!;
     return {

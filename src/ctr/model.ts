@@ -15,6 +15,7 @@ import { ctrConfigSchema, type CtrConfig, type CtrConfigInput } from './config.j
 import { NETWORKS } from './models/index.js';
 import { buildGraph, type MaskSpec, type ParamSpec, type TableSpec } from './net.js';
 import { fieldSchemaSchema, rowCount, type CtrRows, type FieldSchema, type FieldSchemaInput } from './schema.js';
+import { ServingModel } from './serving.js';
 
 export interface CtrWeights {
   /** Per table family, one [vocabSize + 1, width] table per sparse field (schema order). */
@@ -64,6 +65,7 @@ export class CtrModel {
   private readonly runtime?: Runtime;
   private readonly graphs: { train: Graph; score: Graph };
   private readonly sessions: { train?: Promise<Session>; score?: Promise<Session> } = {};
+  private servingModel?: ServingModel;
 
   /** A freshly initialized model (seeded by `config.seed`). */
   constructor(config: CtrConfigInput, schema: FieldSchemaInput, options: CtrModelOptions = {}) {
@@ -144,9 +146,18 @@ export class CtrModel {
 
   /** One click probability per row. */
   async predict(rows: CtrRows, options: PredictOptions = {}): Promise<Float32Array> {
-    const logits = await this.predictLogits(rows, options);
-    return logits.map((x) => 1 / (1 + Math.exp(-x)));
+    return sigmoid(await this.predictLogits(rows, options));
   }
+
+  /** The model frozen for serving, built on first use from the weights as they are then; `threads`: ORT intra-op threads (first use decides). */
+  serving(threads = 1): ServingModel {
+    return (this.servingModel ??= new ServingModel(this, threads));
+  }
+}
+
+/** Click probabilities of logits. */
+export function sigmoid(logits: Float32Array): Float32Array {
+  return logits.map((x) => 1 / (1 + Math.exp(-x)));
 }
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {

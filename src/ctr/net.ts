@@ -3,13 +3,15 @@
  * graph output), declared here by name and shape; the same network function builds the training
  * graph and the scoring graph, and the declarations it makes are the model's weight layout.
  *
- * Graph inputs: `rows` int32 [B, F] (each sparse field's row in the batch's local tables, see bag.ts),
+ * Graph inputs: `rows` int32 [B, F] (each sparse field's row in the batch's local tables, see bag.ts;
+ * in a frozen scoring graph, its row in the stacked whole tables),
  * `table.<family>` [U, width], `dense.<field>` [B, width], `param.<name>`, `mask.<i>` [B, width]
  * (dropout, training only) and `labels` [B] (training only).
  */
 import { Graph, gradients, ops, type Tensor } from '../engine/index.js';
 import * as nn from '../engine/nn.js';
 import type { CtrConfig } from './config.js';
+import type { CtrWeights } from './model.js';
 import type { FieldSchema } from './schema.js';
 
 /** `xavier`: normal with std √(2 / (fan_in + fan_out)), as FuxiCTR initializes linear layers. */
@@ -43,11 +45,24 @@ export class Net {
   readonly masks: MaskSpec[] = [];
   private readonly memo = new Map<string, Tensor>();
 
+  /** With `frozen` weights, tables and parameters are graph constants instead of inputs (a scoring graph for serving). */
   constructor(
     readonly g: Graph,
     readonly training: boolean,
     readonly schema: FieldSchema,
+    private readonly frozen?: CtrWeights,
   ) {}
+
+  /** A frozen weight as a graph constant, made once per name. */
+  private constant(name: string, make: () => { data: Float32Array; shape: number[] }): Tensor {
+    let t = this.memo.get(name);
+    if (!t) {
+      const { data, shape } = make();
+      t = this.g.constant(data, shape, name);
+      this.memo.set(name, t);
+    }
+    return t;
+  }
 
   private input(name: string, dtype: 'float32' | 'int32', shape: (number | string)[]): Tensor {
     let t = this.memo.get(name);
@@ -68,6 +83,16 @@ export class Net {
     const known = this.tables.find((t) => t.name === spec.name);
     if (!known) this.tables.push(spec);
     else if (known.width !== spec.width || known.normalStd !== spec.normalStd) throw new Error(`table family "${spec.name}" declared twice differently`);
+    const frozen = this.frozen;
+    if (frozen) {
+      // Every field's whole table, stacked in schema order; `rows` then holds rows of this stack.
+      return this.constant(`table.${spec.name}`, () => {
+        const tables = frozen.tables.get(spec.name)!;
+        const data = new Float32Array(tables.reduce((n, t) => n + t.length, 0));
+        tables.reduce((offset, t) => (data.set(t, offset), offset + t.length), 0);
+        return { data, shape: [data.length / spec.width, spec.width] };
+      });
+    }
     return this.input(`table.${spec.name}`, 'float32', ['U', spec.width]);
   }
 
@@ -80,6 +105,8 @@ export class Net {
   param(name: string, shape: number[], init: ParamInit): Tensor {
     if (this.params.some((p) => p.name === name)) throw new Error(`parameter "${name}" declared twice`);
     this.params.push({ name, shape, init });
+    const frozen = this.frozen;
+    if (frozen) return this.constant(`param.${name}`, () => ({ data: frozen.params.get(name)!, shape }));
     return this.input(`param.${name}`, 'float32', shape);
   }
 
@@ -111,9 +138,10 @@ export interface BuiltGraph {
  * The scoring graph outputs `logit` [B]; the training graph outputs `loss` (mean BCE with logits)
  * and `grad.<input>` for every table family and parameter.
  */
-export function buildGraph(network: Network, config: CtrConfig, schema: FieldSchema, training: boolean): BuiltGraph {
-  const g = new Graph(`ctr-${config.model}-${training ? 'train' : 'score'}`);
-  const net = new Net(g, training, schema);
+export function buildGraph(network: Network, config: CtrConfig, schema: FieldSchema, training: boolean, frozen?: CtrWeights): BuiltGraph {
+  if (training && frozen) throw new Error('a training graph cannot have frozen weights');
+  const g = new Graph(`ctr-${config.model}-${training ? 'train' : frozen ? 'serve' : 'score'}`);
+  const net = new Net(g, training, schema, frozen);
   const logit = ops.squeeze(network(net, config), [1]);
   if (!training) {
     g.output(logit, 'logit');

@@ -5,31 +5,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { freeNow } from './free.js';
+import { ortSessionOptions } from './ort-options.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
 const leanMemory: boolean = workerData.leanMemory;
 const sessions = new Map<string, ort.InferenceSession>();
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  // A memory pattern is one block per input shape holding every intermediate at once, kept for
-  // the session's life; without it, intermediates come from the arena and are reused as they die.
-  enableMemPattern: !leanMemory,
-  extra: {
-    session: {
-      // Spinning threads would burn the second core while the main thread runs the optimizer.
-      intra_op: { allow_spinning: '0' },
-      inter_op: { allow_spinning: '0' },
-      // A pre-packed weight is a second copy per consumer (the forward MatMul and the backward Gemm
-      // each pack their own), and the unpacked one stays mapped from the external data file.
-      ...(leanMemory ? { disable_prepacking: '1' } : {}),
-    },
-  },
-};
+const sessionOptions = ortSessionOptions(threads, leanMemory);
 
 function toOrt(t: HostTensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as never, t.shape);

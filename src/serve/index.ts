@@ -11,4 +11,5 @@ export { LmProfiles, type LmProfilesOptions } from './lm-profiles.js';
 export { mirrorBank } from './mirror.js';
 export { mostFrequentIds, type FoundProfile, type ProfileProvider, type ServedSource } from './profiles.js';
 export { ServeSetupError } from './scorer.js';
-export { createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, type ServeOptions } from './server.js';
+export { SCORE_STAGES, type ScoreStage } from './metrics.js';
+export { AJV_OPTIONS, createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, scoreBodySchema, type ServeOptions } from './server.js';

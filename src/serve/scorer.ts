@@ -4,7 +4,7 @@
  * together run once, when the scorer is made.
  */
 import type { BankVersion } from '../bank/index.js';
-import type { CtrModel, CtrRows } from '../ctr/index.js';
+import { sigmoid, type CtrModel, type CtrRows, type ServingModel } from '../ctr/index.js';
 import type { FeatureIndex } from './features.js';
 
 export class ServeSetupError extends Error {
@@ -13,14 +13,18 @@ export class ServeSetupError extends Error {
 
 export class Scorer {
   private readonly fields: { user: string; item: string; attribute: string; slots: string[] };
+  /** The model with its weights baked into the scoring graph: a request sends the worker only its rows. */
+  private readonly serving: ServingModel;
 
   constructor(
-    private readonly model: CtrModel,
+    model: CtrModel,
     private readonly features: FeatureIndex,
     slots: BankVersion['slots'],
+    threads = 1,
   ) {
     checkCompatible(model, features, slots);
     this.fields = { ...features.fields, slots: features.slots.map((s) => s.field) };
+    this.serving = model.serving(threads);
   }
 
   /** Item indices of `items`, and the ids the feature map does not know (in request order, once each). */
@@ -35,8 +39,12 @@ export class Scorer {
     return { indices, unknown: [...unknown] };
   }
 
-  /** One probability per item. A user the model has no index for scores with the unknown user row. */
-  async score(user: string, profileIds: readonly number[], items: Int32Array): Promise<Float32Array> {
+  /**
+   * One probability per item. A user the model has no index for scores with the unknown user row.
+   * `observe` hears how long each part took.
+   */
+  async score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
+    const started = performance.now();
     const n = items.length;
     const { user: userField, item, attribute, slots } = this.fields;
     const sparse: CtrRows['sparse'] = {
@@ -45,7 +53,12 @@ export class Scorer {
       [attribute]: Int32Array.from(items, (i) => this.features.itemAttribute[i]),
     };
     slots.forEach((field, j) => (sparse[field] = new Int32Array(n).fill(profileIds[j])));
-    return this.model.predict({ sparse });
+    const feeds = this.serving.feeds({ sparse });
+    const encoded = performance.now();
+    observe('feature_encoding', (encoded - started) / 1000);
+    const probabilities = sigmoid(await this.serving.logits(feeds));
+    observe('model_forward', (performance.now() - encoded) / 1000);
+    return probabilities;
   }
 }
 

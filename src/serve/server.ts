@@ -4,7 +4,7 @@
  *   GET  /v1/users/:id/profile   the user's IDs with slot names and the bank version
  *   POST /v1/score               {user, items[], context?} -> one click probability per item
  *   GET  /healthz                200 when the bank answers with the version served, else 503
- *   GET  /metrics                Prometheus text: request counts, latency histogram, profile sources
+ *   GET  /metrics                Prometheus text: request counts, latency and per-stage histograms, profile sources
  *
  * Unknown users get the default profile (`mostFrequentIds`) and `unknownUser: true`. Bodies are
  * checked by JSON schema (no type coercion, no unknown properties) under a size limit; every bad
@@ -16,7 +16,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
 import type { FeatureIndex } from './features.js';
-import { METRICS_CONTENT_TYPE, ServeMetrics } from './metrics.js';
+import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';
 
@@ -38,6 +38,8 @@ export interface ServeOptions {
   bank: FeatureBank;
   /** Where profiles come from; default: the bank. */
   profiles?: ProfileProvider;
+  /** ORT intra-op threads scoring the CTR model (default 1, which suits 100-row batches best). */
+  threads?: number;
   bodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
 }
@@ -57,6 +59,22 @@ const profileProperties = {
 } as const;
 const errorSchema = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } } as const;
 
+/** The `/v1/score` request body; exported so that a bench's bare-Fastify floor parses exactly what the server parses. */
+export const scoreBodySchema = {
+  type: 'object',
+  properties: {
+    user: idSchema,
+    items: { type: 'array', minItems: 1, maxItems: MAX_ITEMS, items: idSchema },
+    // Accepted for clients that send request context; the CTR models served here have no context fields.
+    context: { type: 'object', maxProperties: 64, additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
+  },
+  required: ['user', 'items'],
+  additionalProperties: false,
+} as const;
+
+/** Fastify coerces types by default ("1" -> 1, "a" -> ["a"]); a wrong type here is the client's error to hear about. */
+export const AJV_OPTIONS = { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } } as const;
+
 interface ScoreBody {
   user: string | number;
   items: (string | number)[];
@@ -74,7 +92,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       `the feature bank has version ${bankVersion} (lm ${version.lmId}) but the CTR model was trained on bank version ${options.modelBankVersion}; serve the bank the model was trained with, or retrain the model on this bank`,
     );
   }
-  const scorer = new Scorer(model, features, version.slots);
+  const scorer = new Scorer(model, features, version.slots, options.threads);
   const defaults = await mostFrequentIds(bank, version.slots.map((s) => s.k));
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
@@ -89,8 +107,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       const status = error.statusCode ?? 400;
       reply.code(status).send({ error: STATUS_CODES[status] ?? 'Client Error', message: error.message });
     },
-    // Fastify coerces types by default ("1" -> 1, "a" -> ["a"]); a wrong type here is the client's error to hear about.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ajv: AJV_OPTIONS,
     // Fastify's own wording, plus the name of an unknown property.
     schemaErrorFormatter: (errors, dataVar) =>
       new Error(
@@ -141,9 +158,12 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     metrics.observeProfile(profile.source);
     return profile;
   }
+  const observeStage = (stage: ScoreStage, seconds: number) => metrics.observeStage(stage, seconds);
   async function scoreUser(user: string, items: Int32Array) {
+    const started = performance.now();
     const profile = await profileOf(user);
-    return { profile, probabilities: await scorer.score(user, profile.ids, items) };
+    observeStage('bank_lookup', (performance.now() - started) / 1000);
+    return { profile, probabilities: await scorer.score(user, profile.ids, items, observeStage) };
   }
   const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
 
@@ -165,17 +185,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     '/v1/score',
     {
       schema: {
-        body: {
-          type: 'object',
-          properties: {
-            user: idSchema,
-            items: { type: 'array', minItems: 1, maxItems: MAX_ITEMS, items: idSchema },
-            // Accepted for clients that send request context; the CTR models served here have no context fields.
-            context: { type: 'object', maxProperties: 64, additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
-          },
-          required: ['user', 'items'],
-          additionalProperties: false,
-        },
+        body: scoreBodySchema,
         response: {
           200: {
             type: 'object',
@@ -190,6 +200,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       },
     },
     async (request, reply) => {
+      // Fastify starts the clock when the request arrives: this far it has read, parsed and validated the body.
+      const parsed = reply.elapsedTime / 1000;
       const user = String(request.body.user);
       const items = request.body.items.map(String);
       const { indices, unknown } = scorer.itemIndices(items);
@@ -202,7 +214,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         });
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
-      return {
+      const answered = performance.now();
+      // The route's compiled response serializer, called here so that its time is measured.
+      const body = reply.serialize({
         user,
         bankVersion,
         mode: profiles.mode,
@@ -210,7 +224,10 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         source: profile.source,
         slots: slotList(profile.ids),
         scores: items.map((item, i) => ({ item, probability: probabilities[i] })),
-      };
+      });
+      observeStage('serialisation', (performance.now() - answered) / 1000);
+      observeStage('parse', parsed);
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

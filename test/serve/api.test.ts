@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteFeatureBank, versionId } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { FEATURE_MAP_FILE, MAX_ITEMS, ServeSetupError } from '../../src/serve/index.js';
+import { FEATURE_MAP_FILE, MAX_ITEMS, SCORE_STAGES, ServeSetupError } from '../../src/serve/index.js';
 import { BANK_VERSION, directScores, genreOf, ITEMS, openFixtureServer, profileOf, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const runtime = new Runtime({ threads: 1 });
@@ -259,6 +259,13 @@ describe('GET /healthz and /metrics', () => {
       assert.ok(value('userip_http_request_duration_seconds_sum{method="POST",route="/v1/score"}') > 0);
       assert.ok(lines.includes('# TYPE userip_http_request_duration_seconds histogram'));
       assert.ok(lines.includes('# TYPE userip_http_requests_total counter'));
+      // Every stage of the four answered scoring requests is timed; the one rejected by the schema is not.
+      assert.ok(lines.includes('# TYPE userip_score_stage_duration_seconds histogram'));
+      for (const stage of SCORE_STAGES) {
+        assert.equal(value(`userip_score_stage_duration_seconds_count{stage="${stage}"}`), 4, stage);
+        assert.equal(value(`userip_score_stage_duration_seconds_bucket{stage="${stage}",le="+Inf"}`), 4, stage);
+        assert.ok(value(`userip_score_stage_duration_seconds_sum{stage="${stage}"}`) > 0, stage);
+      }
     } finally {
       await fresh.close();
     }

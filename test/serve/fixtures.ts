@@ -4,10 +4,11 @@
  * fields matter to the trained DCN. The bank holds users u0..u34 plus `newcomer` (a user the model
  * never saw, with a cold-start profile); u35..u39 are known to the model but have no profile.
  */
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
-import { CtrModel, loadCtrModel, saveCtrModel, trainCtr } from '../../src/ctr/index.js';
+import { CtrModel, loadCtrModel, saveCtrModel, sigmoid, trainCtr } from '../../src/ctr/index.js';
 import { Rng, type Runtime } from '../../src/engine/index.js';
 import { buildFeatureMap, createServer, loadFeatureMap, saveFeatureMap, type ServeOptions } from '../../src/serve/index.js';
 
@@ -107,11 +108,12 @@ export async function openFixtureServer(fx: ServeFixture, runtime: Runtime, opti
 
 /**
  * What the model says for a user index (-1: unknown) with profile `ids` on the given item indices,
- * built column by column here rather than through the server's Scorer.
+ * built column by column here rather than through the server's Scorer. The server scores with the
+ * model frozen for serving; the model's own scoring graph must agree to 1e-6.
  */
 export async function directScores(model: CtrModel, userIndex: number, ids: readonly number[], items: readonly number[]): Promise<number[]> {
   const n = items.length;
-  const probabilities = await model.predict({
+  const rows = {
     sparse: {
       user: new Int32Array(n).fill(userIndex),
       item: Int32Array.from(items),
@@ -119,6 +121,10 @@ export async function directScores(model: CtrModel, userIndex: number, ids: read
       userip_hobby: new Int32Array(n).fill(ids[0]),
       userip_background: new Int32Array(n).fill(ids[1]),
     },
-  });
+  };
+  const serving = model.serving();
+  const probabilities = sigmoid(await serving.logits(serving.feeds(rows)));
+  const reference = await model.predict(rows);
+  reference.forEach((p, i) => assert.ok(Math.abs(p - probabilities[i]) <= 1e-6, `row ${i}: scoring graph ${p}, serving graph ${probabilities[i]}`));
   return Array.from(probabilities);
 }
