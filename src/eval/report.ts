@@ -3,7 +3,7 @@
  * protocol), paired tests against `id` (and UserIP against MF-k-means), `report.md`, and the plots.
  */
 import { mean, pairedTest, std, type PairedTest } from './stats.js';
-import { barChart, lineChart } from './svg.js';
+import { aucChart, curvesChart, renderSvg, usageChart } from '../charts/index.js';
 
 export const FEATURE_SETS = ['id', 'id+userip', 'id+mfkmeans', 'id+random', 'id+softtokens'] as const;
 export type FeatureSet = (typeof FEATURE_SETS)[number];
@@ -239,31 +239,14 @@ export function reportMarkdown(report: CompareReport): string {
 }
 
 export function aucPlot(report: CompareReport): string {
-  const panels = PROTOCOLS.filter((p) => report.ctr.some((r) => r.protocol === p)).map((protocol) => ({
-    title: protocol === 'warm' ? 'warm (overall split)' : 'cold-start users',
-    bars: report.ctr.filter((r) => r.protocol === protocol).map((r) => ({ label: r.features, value: r.auc_mean, error: r.auc_std })),
-  }));
-  const seeds = Math.max(...report.ctr.map((r) => r.seeds));
-  return barChart(`Test AUC, mean ± std over ${plural(seeds, 'seed')} (${report.dataset})`, panels, { yLabel: 'AUC (axis not from 0)', legend: [...FEATURE_SETS] });
+  return renderSvg(aucChart(report.ctr, report.dataset));
 }
 
 /** Validation AUC per epoch for each feature set, first seed, one panel per protocol. */
 export function curvesPlot(report: CompareReport): string {
-  const protocols = PROTOCOLS.filter((p) => report.runs.some((r) => r.protocol === p));
-  const firstSeed = Math.min(...report.runs.map((r) => r.seed));
-  const panels = protocols.map((protocol) => ({
-    title: protocol,
-    series: report.runs
-      .filter((r) => r.protocol === protocol && r.seed === firstSeed)
-      .map((r) => ({ label: r.features, points: r.valid_auc.map((a, i) => [i + 1, a] as [number, number]) })),
-  }));
-  return lineChart(`Validation AUC per epoch (seed ${firstSeed})`, panels, { xLabel: 'epoch', yLabel: 'validation AUC', legend: [...FEATURE_SETS] });
+  return renderSvg(curvesChart(report.runs));
 }
 
 export function usagePlot(codebooks: readonly { slot: string; k: number; counts: number[]; perplexity: number }[]): string {
-  const panels = codebooks.map((c) => ({
-    title: `${c.slot} (k=${c.k}, perplexity ${c.perplexity.toFixed(2)})`,
-    bars: c.counts.map((count, code) => ({ label: `code ${code}`, value: count })),
-  }));
-  return barChart('Codebook usage: users per code', panels, { yLabel: 'users', zero: true });
+  return renderSvg(usageChart(codebooks));
 }
