@@ -262,7 +262,7 @@ export interface CodebookUsage {
 /** Users per code, one panel per slot. */
 export function usageChart(codebooks: readonly CodebookUsage[]): Chart {
   const panels = codebooks.map((c) => ({
-    title: `${c.slot} (k=${c.k}, perplexity ${c.perplexity.toFixed(2)})`,
+    title: `${c.slot} (k=${c.k}${finite(c.perplexity) ? `, perplexity ${c.perplexity.toFixed(2)}` : ''})`,
     categories: c.counts.map((_, code) => String(code)),
     series: [{ name: 'users', values: c.counts }],
   }));
