@@ -77,7 +77,9 @@ function yBounds(values: number[], zero: boolean): { min: number; max?: number; 
   const hi = Math.max(...values);
   const pad = Math.max(hi - lo, Math.abs(hi) * 1e-3, 1e-6) * 0.15;
   const step = 10 ** Math.floor(Math.log10(pad));
-  return { min: Math.floor((lo - pad) / step) * step, max: Math.ceil((hi + pad) / step) * step };
+  // toPrecision drops the binary noise of the product (0.6970000000000001) from the axis labels.
+  const snap = (x: number) => Number(x.toPrecision(12));
+  return { min: snap(Math.floor((lo - pad) / step) * step), max: snap(Math.ceil((hi + pad) / step) * step) };
 }
 
 /**
@@ -226,7 +228,7 @@ export function aucChart(rows: readonly AucRow[], dataset: string): Chart {
     });
     return { title: PROTOCOL_TITLE[protocol] ?? protocol, categories, series };
   });
-  return barChart(`Test AUC, mean ± std over ${seeds} seed${seeds === 1 ? '' : 's'} (${dataset})`, panels, { yName: 'AUC (axis not from 0)' });
+  return barChart(`Test AUC, mean ± std over ${seeds} seed${seeds === 1 ? '' : 's'} (${dataset}; axis not from 0)`, panels, { yName: 'AUC' });
 }
 
 /** What the curves plot needs of a report.json `runs` entry. */
