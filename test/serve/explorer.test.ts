@@ -18,6 +18,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { summarize, type CompareReport, type RunRecord } from '../../src/eval/report.js';
 import { writeJson } from '../../src/io/files.js';
 import { explainRun } from '../../src/profile/index.js';
+import { SqliteFeatureBank } from '../../src/bank/index.js';
+import { createExplorerServer, Explorer } from '../../src/serve/explorer/index.js';
 import { writeDemoLikeRun } from './demoFixture.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -150,4 +152,25 @@ it('in Chromium: every code shows, a searched user\'s codes match /v1/users/:id/
   for (const name of ['codebooks', 'user', 'report', 'tuning']) assert.ok((await stat(join(artifacts, `explorer-${name}.png`))).size > 5000, `${name} screenshot`);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+it('`userip explore` (no CTR model): the same views without top items; the page and its scripts are served, other files 404', async () => {
+  const bank = await SqliteFeatureBank.open(join(dir, 'profile', 'bank.sqlite'), { readonly: true });
+  try {
+    const explorer = await Explorer.open({ run: join(dir, 'profile'), bank });
+    assert.ok(explorer.notes.some((n) => /no CTR model/.test(n)));
+    const app = createExplorerServer(explorer);
+    const user = await app.inject('/v1/users/1');
+    assert.equal(user.statusCode, 200);
+    assert.equal(user.json().topItems, null);
+    assert.equal(user.json().behaviour.length, 10);
+    for (const url of ['/ui/', '/ui/serve/explorer/page.js', '/ui/charts/options.js', '/ui/echarts.min.js']) assert.equal((await app.inject(url)).statusCode, 200, url);
+    const other = await app.inject('/ui/../package.json');
+    assert.equal(other.statusCode, 404);
+    assert.equal((await app.inject('/v1/users/nobody')).json().error, 'Not Found');
+    assert.equal((await app.inject('/v1/report')).json().comparison.path, join(dir, 'report.json'), 'found in the run\'s parent directory');
+    await app.close();
+  } finally {
+    await bank.close();
+  }
 });

@@ -33,14 +33,18 @@ const fixed = (x: unknown, digits = 4) => (typeof x === 'number' && Number.isFin
 const isRecord = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
 const records = (x: unknown): Record<string, unknown>[] => (Array.isArray(x) ? x.filter(isRecord) : []);
 
-/** Draws a chart (SVG renderer, like the report files) into a new box at its laid-out size. */
+/** Charts made for the view being built, drawn once it is in the document (`drawCharts`). */
+const undrawn: (() => void)[] = [];
+
+/** A box for a chart (SVG renderer, like the report files) at its laid-out size. */
 function chart(spec: Chart): HTMLElement {
-  const box = el('div', { class: 'chart' });
   const canvas = el('div', { style: `width:${spec.width}px;height:${spec.height}px` });
-  box.append(canvas);
-  // Drawn once the box is in the document, so ECharts can measure it.
-  requestAnimationFrame(() => echarts.init(canvas, undefined, { renderer: 'svg' }).setOption(spec.option));
-  return box;
+  undrawn.push(() => echarts.init(canvas, undefined, { renderer: 'svg' }).setOption(spec.option));
+  return el('div', { class: 'chart' }, canvas);
+}
+
+function drawCharts(): void {
+  for (const draw of undrawn.splice(0)) draw();
 }
 
 async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
@@ -178,14 +182,23 @@ async function route(): Promise<void> {
     (document.getElementById('user-id') as HTMLInputElement).value = user;
     if (user) await showUser(document.getElementById('user-result')!, user);
   }
+  drawCharts();
   section.dataset.state = 'ready';
 }
 
-document.querySelectorAll('nav button').forEach((b) => b.addEventListener('click', () => (location.hash = (b as HTMLElement).dataset.view!)));
+const run = () => route().catch((error: unknown) => document.querySelector('main')!.prepend(note(`error: ${(error as Error).message}`)));
+
+/** Shows a view; its section reads data-state="loading" until the view is drawn (what the browser test waits on). */
+function go(hash: string): void {
+  document.getElementById(`view-${hash.split('/')[0]}`)!.dataset.state = 'loading';
+  if (location.hash === `#${hash}`) void run();
+  else location.hash = hash;
+}
+
+document.querySelectorAll('nav button').forEach((b) => b.addEventListener('click', () => go((b as HTMLElement).dataset.view!)));
 document.getElementById('user-form')!.addEventListener('submit', (event) => {
   event.preventDefault();
-  location.hash = `user/${encodeURIComponent((document.getElementById('user-id') as HTMLInputElement).value.trim())}`;
+  go(`user/${encodeURIComponent((document.getElementById('user-id') as HTMLInputElement).value.trim())}`);
 });
-const run = () => route().catch((error: unknown) => document.querySelector('main')!.prepend(note(`error: ${(error as Error).message}`)));
 window.addEventListener('hashchange', run);
 void run();
