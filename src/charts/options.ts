@@ -67,7 +67,21 @@ function layout(title: string, panelCount: number, legend: string[]) {
     ...panels.map((text, p) => ({ text, left: origin(p).x + PANEL.width / 2, top: origin(p).y + 8, textAlign: 'center' as const, textStyle: { fontSize: 12 } })),
   ];
   const legendOption = legend.length ? { data: legend, bottom: 4, left: 'center', itemWidth: 14, itemHeight: 10, textStyle: { fontSize: 11 } } : undefined;
-  return { width, height, grid, titles, legend: legendOption };
+  /** What every chart's option shares: titles, legend, one grid per panel. */
+  const base = (panelTitles: string[]) => ({
+    animation: false,
+    backgroundColor: '#fff',
+    color: PALETTE,
+    title: titles(panelTitles),
+    legend: legendOption,
+    grid: panelTitles.map((_, p) => grid(p)),
+  });
+  return { width, height, base };
+}
+
+/** Panel p's value axis, bounded to `values` (or from zero). */
+function valueAxis(p: number, values: number[], axes: Axes) {
+  return { type: 'value' as const, gridIndex: p, name: axes.yName, nameLocation: 'middle' as const, nameGap: 46, nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 10 }, ...yBounds(values.filter(finite), axes.zero ?? false) };
 }
 
 /** Axis bounds with headroom around the values (and their error bars). */
@@ -143,18 +157,10 @@ export function barChart(title: string, panels: BarPanel[], axes: Axes): Chart {
     width: frame.width,
     height: frame.height,
     option: {
-      animation: false,
-      backgroundColor: '#fff',
-      color: PALETTE,
-      title: frame.titles(panels.map((p) => p.title)),
-      legend: frame.legend,
+      ...frame.base(panels.map((p) => p.title)),
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
-      grid: panels.map((_, p) => frame.grid(p)),
       xAxis: panels.map((panel, p) => ({ type: 'category', gridIndex: p, data: panel.categories, name: axes.xName, nameLocation: 'middle', nameGap: rotated(panel) ? 48 : 26, axisLabel: { rotate: rotated(panel) ? 30 : 0, fontSize: 10, interval: 0 } })),
-      yAxis: panels.map((panel, p) => {
-        const extents = panel.series.flatMap((s) => s.values.flatMap((v, c) => (finite(v) ? [v - (s.errors?.[c] ?? 0), v + (s.errors?.[c] ?? 0)] : [])));
-        return { type: 'value', gridIndex: p, name: axes.yName, nameLocation: 'middle', nameGap: 46, nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 10 }, ...yBounds(extents.filter(finite), axes.zero ?? false) };
-      }),
+      yAxis: panels.map((panel, p) => valueAxis(p, panel.series.flatMap((s) => s.values.flatMap((v, c) => (finite(v) ? [v - (s.errors?.[c] ?? 0), v + (s.errors?.[c] ?? 0)] : []))), axes)),
       series,
     },
   };
@@ -168,24 +174,10 @@ export function lineChart(title: string, panels: LinePanel[], axes: Axes): Chart
     width: frame.width,
     height: frame.height,
     option: {
-      animation: false,
-      backgroundColor: '#fff',
-      color: PALETTE,
-      title: frame.titles(panels.map((p) => p.title)),
-      legend: frame.legend,
+      ...frame.base(panels.map((p) => p.title)),
       tooltip: { trigger: 'axis' },
-      grid: panels.map((_, p) => frame.grid(p)),
       xAxis: panels.map((_, p) => ({ type: 'value', gridIndex: p, name: axes.xName, nameLocation: 'middle', nameGap: 26, minInterval: 1, axisLabel: { fontSize: 10 } })),
-      yAxis: panels.map((panel, p) => ({
-        type: 'value',
-        gridIndex: p,
-        name: axes.yName,
-        nameLocation: 'middle',
-        nameGap: 46,
-        nameTextStyle: { fontSize: 11 },
-        axisLabel: { fontSize: 10 },
-        ...yBounds(panel.series.flatMap((s) => s.points.map(([, y]) => y)).filter(finite), axes.zero ?? false),
-      })),
+      yAxis: panels.map((panel, p) => valueAxis(p, panel.series.flatMap((s) => s.points.map(([, y]) => y)), axes)),
       series: panels.flatMap((panel, p) =>
         panel.series.map((s) => ({
           type: 'line' as const,
