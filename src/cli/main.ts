@@ -8,6 +8,7 @@ import { bankCommand } from './bank.js';
 import { ctrCommand } from './ctr.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
+import { exploreCommand } from './explore.js';
 import { serveCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
@@ -25,6 +26,7 @@ program.addCommand(bankCommand());
 program.addCommand(ctrCommand());
 program.addCommand(evalCommand());
 program.addCommand(serveCommand());
+program.addCommand(exploreCommand());
 registerDemoCommand(program);
 
 try {

@@ -3,7 +3,8 @@
  * SQLite or Redis. `--profile-mode lm` is the LM-in-the-loop baseline: profiles are inferred at
  * request time from the tune run's LM, codebooks and behaviour text, for latency comparisons.
  */
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -12,7 +13,8 @@ import { loadCtrModel } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
 import { loadLm } from '../lm/index.js';
 import { readTunedProfiles, runBehaviourWindows, templateTokens, trainerOptions } from '../profile/index.js';
-import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, mirrorBank, type ProfileProvider } from '../serve/index.js';
+import { Explorer, registerExplorer, scoringThrough } from '../serve/explorer/index.js';
+import { createServer, DEFAULT_BODY_LIMIT, LmProfiles, loadFeatureMap, MAX_ITEMS, mirrorBank, type FeatureIndex, type ProfileProvider } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
 
 export const PROFILE_MODES = ['bank', 'lm'] as const;
@@ -29,8 +31,12 @@ export const serveSchema = z
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     profileMode: z.enum(PROFILE_MODES).default('bank'),
-    /** `userip profile tune` output for `lm` mode; default: the directory of `bank`. */
+    /** `userip profile tune` output for `lm` mode and the explorer page; default: the directory of `bank`. */
     profileRun: z.string().optional(),
+    /** Explorer: prepared data for the behaviour lines; default: the tune run's. */
+    data: z.string().optional(),
+    /** Explorer: directory holding report.json; default: the run's parent directory, then the run. */
+    report: z.string().optional(),
     /** EM steps per request in `lm` mode; default: the run's epochs (what a cold-start user gets). */
     lmSteps: z.number().int().positive().optional(),
     /** ORT threads scoring the CTR model; one suits 100-row batches best. */
@@ -45,7 +51,7 @@ export type ServeConfig = z.infer<typeof serveSchema>;
 export interface OpenedServer {
   app: FastifyInstance;
   /** What was loaded, for the startup line. */
-  info: { mode: string; bankVersion: string; users: number; bank: string; mirrored?: number };
+  info: { mode: string; bankVersion: string; users: number; bank: string; mirrored?: number; explorer: { enabled: boolean; notes: string[] } };
   /** Stops the server and releases the bank and the runtimes. */
   close(): Promise<void>;
 }
@@ -61,7 +67,9 @@ export function serveCommand(): Command {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--port <n>', 'port (default 8080; 0 picks a free one)', intFlag)
     .option('--profile-mode <mode>', `where profiles come from: ${PROFILE_MODES.join(' | ')} (default bank; lm is the LM-in-the-loop baseline)`)
-    .option('--profile-run <dir>', 'profile tune run for lm mode (default: the directory of --bank)')
+    .option('--profile-run <dir>', 'profile tune run for lm mode and the explorer page at /ui/ (default: the directory of --bank)')
+    .option('--data <dir>', 'explorer: prepared data for users\' behaviour lines (default: the tune run\'s)')
+    .option('--report <dir>', 'explorer: directory holding report.json (default: the run\'s parent directory, then the run)')
     .option('--lm-steps <n>', 'lm mode: EM steps per request (default: the run\'s epochs)', intFlag)
     .option('--threads <n>', 'ORT threads for the CTR model (default 1)', intFlag)
     .option('--body-limit <bytes>', `largest request body (default ${DEFAULT_BODY_LIMIT})`, intFlag)
@@ -69,8 +77,10 @@ export function serveCommand(): Command {
       const config = await resolveConfig(serveSchema, flags.config, flags);
       const opened = await openServer(config, { level: 'warn' });
       const address = await opened.app.listen({ host: config.host, port: config.port });
-      const { mode, bankVersion, users, bank, mirrored } = opened.info;
+      const { mode, bankVersion, users, bank, mirrored, explorer } = opened.info;
       console.log(`userip serve listening on ${address} (profiles from ${mode === 'lm' ? 'the LM at request time' : bank}, bank version ${bankVersion}, ${users} users${mirrored ? `, ${mirrored} copied into Redis` : ''})`);
+      console.log(explorer.enabled ? `profile explorer: ${address}/ui/` : 'profile explorer: off');
+      for (const line of explorer.notes) console.log(`  ${line}`);
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.once(signal, () => {
           opened.close().then(() => process.exit(0), () => process.exit(1));
@@ -95,16 +105,26 @@ export async function openServer(config: ServeConfig, logger: { level: string } 
     const profiles = config.profileMode === 'lm' ? await lmProfiles(config, toClose) : undefined;
     const app = await createServer({ model, modelBankVersion, features, bank, profiles, threads: config.threads, bodyLimit: config.bodyLimit, logger });
     toClose.push(() => app.close());
+    const explorer = await addExplorer(config, app, bank, features);
     const version = (await bank.version())!;
     return {
       app,
-      info: { mode: config.profileMode, bankVersion: versionId(version), users: await bank.count(), bank: name, mirrored },
+      info: { mode: config.profileMode, bankVersion: versionId(version), users: await bank.count(), bank: name, mirrored, explorer },
       close: closeAll,
     };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/** The explorer page over the tune run, scoring through the server's own API; its notes say what it lacks. */
+async function addExplorer(config: ServeConfig, app: FastifyInstance, bank: FeatureBank, features: FeatureIndex): Promise<OpenedServer['info']['explorer']> {
+  const run = config.profileRun ?? (config.bank === undefined ? undefined : dirname(config.bank));
+  if (run === undefined || !existsSync(join(run, 'config.json'))) return { enabled: false, notes: [`no tune run${run ? ` at ${run}` : ''} (give --profile-run DIR)`] };
+  const explorer = await Explorer.open({ run, data: config.data, report: config.report, bank, scoring: scoringThrough(app, features.items, MAX_ITEMS) });
+  registerExplorer(app, explorer);
+  return { enabled: true, notes: explorer.notes };
 }
 
 async function openBank(config: ServeConfig): Promise<{ bank: FeatureBank; name: string; mirrored?: number }> {

@@ -4,7 +4,7 @@
  * with a user-level bootstrap interval of each ΔAUC, `report.md` (a section per model), and the plots.
  */
 import { mean, pairedTest, std, type PairedTest } from './stats.js';
-import { barChart, lineChart } from './svg.js';
+import { aucChart, curvesChart, renderSvg, usageChart } from '../charts/index.js';
 
 export const FEATURE_SETS = ['id', 'id+userip', 'id+mfkmeans', 'id+ratebins', 'id+random', 'id+softtokens'] as const;
 export type FeatureSet = (typeof FEATURE_SETS)[number];
@@ -273,43 +273,15 @@ function protocolSection(report: CompareReport, model: string, protocol: Protoco
   return lines;
 }
 
-/** One plot panel per (model, protocol) that has rows; the model is named when there are several. */
-function panelsOf<T extends { model: string; protocol: Protocol }>(items: readonly T[], title: (protocol: Protocol) => string): { title: string; items: T[] }[] {
-  const models = modelsOf(items);
-  return models.flatMap((model) =>
-    PROTOCOLS.map((protocol) => ({
-      title: models.length > 1 ? `${model.toUpperCase()}, ${title(protocol)}` : title(protocol),
-      items: items.filter((r) => r.model === model && r.protocol === protocol),
-    })).filter((p) => p.items.length > 0),
-  );
-}
-
 export function aucPlot(report: CompareReport): string {
-  const panels = panelsOf(report.ctr, (protocol) => (protocol === 'warm' ? 'warm (overall split)' : 'cold-start users')).map(({ title, items }) => ({
-    title,
-    bars: items.map((r) => ({ label: r.features, value: r.auc_mean, error: r.auc_std })),
-  }));
-  const seeds = Math.max(...report.ctr.map((r) => r.seeds));
-  return barChart(`Test AUC, mean ± std over ${plural(seeds, 'seed')} (${report.dataset})`, panels, { yLabel: 'AUC (axis not from 0)', legend: [...FEATURE_SETS] });
+  return renderSvg(aucChart(report.ctr, report.dataset));
 }
 
 /** Validation AUC per epoch for each feature set, first seed, one panel per (model, protocol). */
 export function curvesPlot(report: CompareReport): string {
-  const firstSeed = Math.min(...report.runs.map((r) => r.seed));
-  const panels = panelsOf(
-    report.runs.filter((r) => r.seed === firstSeed),
-    (protocol) => protocol,
-  ).map(({ title, items }) => ({
-    title,
-    series: items.map((r) => ({ label: r.features, points: r.valid_auc.map((a, i) => [i + 1, a] as [number, number]) })),
-  }));
-  return lineChart(`Validation AUC per epoch (seed ${firstSeed})`, panels, { xLabel: 'epoch', yLabel: 'validation AUC', legend: [...FEATURE_SETS] });
+  return renderSvg(curvesChart(report.runs));
 }
 
 export function usagePlot(codebooks: readonly { slot: string; k: number; counts: number[]; perplexity: number }[]): string {
-  const panels = codebooks.map((c) => ({
-    title: `${c.slot} (k=${c.k}, perplexity ${c.perplexity.toFixed(2)})`,
-    bars: c.counts.map((count, code) => ({ label: `code ${code}`, value: count })),
-  }));
-  return barChart('Codebook usage: users per code', panels, { yLabel: 'users', zero: true });
+  return renderSvg(usageChart(codebooks));
 }

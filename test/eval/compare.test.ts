@@ -17,7 +17,7 @@ import { evalAttributes } from '../../src/eval/attributes.js';
 import { compareFeatureSets, type ColdStartProfiles } from '../../src/eval/compare.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, type CompareReport } from '../../src/eval/report.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { assertWellFormedSvg } from './svgcheck.js';
+import { assertWellFormedSvg } from '../charts/svgcheck.js';
 
 let dir: string;
 const data = () => join(dir, 'data');
