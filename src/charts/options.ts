@@ -79,21 +79,11 @@ function layout(title: string, panelCount: number, legend: string[]) {
   return { width, height, base };
 }
 
-/** Panel p's value axis, bounded to `values` (or from zero). */
-function valueAxis(p: number, values: number[], axes: Axes) {
-  return { type: 'value' as const, gridIndex: p, name: axes.yName, nameLocation: 'middle' as const, nameGap: 46, nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 10 }, ...yBounds(values.filter(finite), axes.zero ?? false) };
-}
-
-/** Axis bounds with headroom around the values (and their error bars). */
-function yBounds(values: number[], zero: boolean): { min: number; max?: number; boundaryGap?: [number, string] } {
-  if (zero || values.length === 0) return { min: 0, boundaryGap: [0, '12%'] };
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  const pad = Math.max(hi - lo, Math.abs(hi) * 1e-3, 1e-6) * 0.15;
-  const step = 10 ** Math.floor(Math.log10(pad));
-  // toPrecision drops the binary noise of the product (0.6970000000000001) from the axis labels.
-  const snap = (x: number) => Number(x.toPrecision(12));
-  return { min: snap(Math.floor((lo - pad) / step) * step), max: snap(Math.ceil((hi + pad) / step) * step) };
+/** Panel p's value axis: from zero, or around the data. */
+function valueAxis(p: number, axes: Axes) {
+  // `scale` lets ECharts fit round bounds around the data (error bars included, see `encode`).
+  const range = axes.zero ? { min: 0 } : { scale: true };
+  return { type: 'value' as const, gridIndex: p, name: axes.yName, nameLocation: 'middle' as const, nameGap: 46, nameTextStyle: { fontSize: 11 }, axisLabel: { fontSize: 10 }, ...range };
 }
 
 /**
@@ -132,6 +122,8 @@ export function barChart(title: string, panels: BarPanel[], axes: Axes): Chart {
         z: 10,
         silent: true,
         data: bars,
+        // Both ends of each error bar count towards the axis range.
+        encode: { x: 0, y: [1, 2] },
         // The bar's centre within its category band: the band is split 10% / 80% of bars / 10%.
         renderItem: (_params, api) => {
           const band = (api.size!([1, 0]) as number[])[0];
@@ -160,7 +152,7 @@ export function barChart(title: string, panels: BarPanel[], axes: Axes): Chart {
       ...frame.base(panels.map((p) => p.title)),
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
       xAxis: panels.map((panel, p) => ({ type: 'category', gridIndex: p, data: panel.categories, name: axes.xName, nameLocation: 'middle', nameGap: rotated(panel) ? 48 : 26, axisLabel: { rotate: rotated(panel) ? 30 : 0, fontSize: 10, interval: 0 } })),
-      yAxis: panels.map((panel, p) => valueAxis(p, panel.series.flatMap((s) => s.values.flatMap((v, c) => (finite(v) ? [v - (s.errors?.[c] ?? 0), v + (s.errors?.[c] ?? 0)] : []))), axes)),
+      yAxis: panels.map((_, p) => valueAxis(p, axes)),
       series,
     },
   };
@@ -177,7 +169,7 @@ export function lineChart(title: string, panels: LinePanel[], axes: Axes): Chart
       ...frame.base(panels.map((p) => p.title)),
       tooltip: { trigger: 'axis' },
       xAxis: panels.map((_, p) => ({ type: 'value', gridIndex: p, name: axes.xName, nameLocation: 'middle', nameGap: 26, minInterval: 1, axisLabel: { fontSize: 10 } })),
-      yAxis: panels.map((panel, p) => valueAxis(p, panel.series.flatMap((s) => s.points.map(([, y]) => y)), axes)),
+      yAxis: panels.map((_, p) => valueAxis(p, axes)),
       series: panels.flatMap((panel, p) =>
         panel.series.map((s) => ({
           type: 'line' as const,
