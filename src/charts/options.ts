@@ -255,18 +255,20 @@ export function usageChart(codebooks: readonly CodebookUsage[]): Chart {
   return barChart('Codebook usage: users per code', panels, { xName: 'code', yName: 'users', zero: true });
 }
 
-/** Per-epoch numbers of a tune run; tune.json's history entries may carry more fields. */
+/** Per-round numbers of a tune run (EM rounds; older runs recorded epochs); entries may carry more fields. */
 export interface TuneEpoch {
-  epoch: number;
+  round?: number;
+  epoch?: number;
   valNll?: number;
   trainLoss?: number;
 }
 
 /** Validation NLL per token (and training loss, where recorded) per tuning epoch. */
 export function tuningChart(history: readonly TuneEpoch[], start?: number): Chart {
-  const valid: [number, number][] = history.filter((e) => finite(e.valNll)).map((e) => [e.epoch, e.valNll!]);
+  const at = (e: TuneEpoch, i: number) => e.round ?? e.epoch ?? i + 1;
+  const valid: [number, number][] = history.flatMap((e, i) => (finite(e.valNll) ? [[at(e, i), e.valNll!] as [number, number]] : []));
   if (finite(start)) valid.unshift([0, start]);
-  const train: [number, number][] = history.filter((e) => finite(e.trainLoss)).map((e) => [e.epoch, e.trainLoss!]);
+  const train: [number, number][] = history.flatMap((e, i) => (finite(e.trainLoss) ? [[at(e, i), e.trainLoss!] as [number, number]] : []));
   const series = [{ name: 'validation NLL', points: valid }, ...(train.length ? [{ name: 'training loss', points: train }] : [])];
-  return lineChart('Profile tuning: NLL per token by epoch', [{ title: 'epoch 0 = before tuning', series }], { xName: 'epoch', yName: 'nats per token' });
+  return lineChart('Profile tuning: NLL per token by EM round', [{ title: 'round 0 = before tuning', series }], { xName: 'round', yName: 'nats per token' });
 }
