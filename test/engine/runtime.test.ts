@@ -32,11 +32,11 @@ it('the event loop keeps ticking while a session runs', async () => {
     last = now;
     ticks++;
   }, 5);
+  // Runs back to back for at least 300 ms, so the check does not depend on how fast one run is.
   const t0 = performance.now();
-  await session.run(feed);
+  while (performance.now() - t0 < 300) await session.run(feed);
   const runMs = performance.now() - t0;
   clearInterval(timer);
-  assert.ok(runMs > 150, `the run should be long enough to tell (took ${runMs.toFixed(0)} ms)`);
   assert.ok(maxGap < 60, `longest gap between 5 ms timer ticks was ${maxGap.toFixed(0)} ms during a ${runMs.toFixed(0)} ms run`);
   assert.ok(ticks >= runMs / 20, `${ticks} ticks in ${runMs.toFixed(0)} ms`);
 });

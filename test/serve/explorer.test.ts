@@ -146,7 +146,7 @@ it('in Chromium: every code shows, a searched user\'s codes match /v1/users/:id/
 
   await page.click('nav button[data-view="tuning"]');
   await ready(page, 'tuning');
-  assert.equal(await page.locator('#view-tuning .chart svg').count(), 1, 'validation NLL per epoch');
+  assert.equal(await page.locator('#view-tuning .chart svg').count(), 1, 'validation NLL per EM round');
   await page.screenshot({ path: join(artifacts, 'explorer-tuning.png'), fullPage: true });
 
   for (const name of ['codebooks', 'user', 'report', 'tuning']) assert.ok((await stat(join(artifacts, `explorer-${name}.png`))).size > 5000, `${name} screenshot`);

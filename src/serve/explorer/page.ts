@@ -152,12 +152,12 @@ async function showTuning(section: HTMLElement): Promise<void> {
     return;
   }
   const tune = body.tuning.tune;
-  const history = records(tune.history).filter((e): e is Record<string, unknown> & TuneEpoch => typeof e.epoch === 'number');
+  const history = records(tune.history).filter((e): e is Record<string, unknown> & TuneEpoch => typeof e.round === 'number' || typeof e.epoch === 'number');
   const scalars = Object.fromEntries(Object.entries(tune).filter(([, v]) => !isRecord(v) && !Array.isArray(v)));
   section.replaceChildren(
     el('h2', {}, 'Profile tuning'),
     el('p', { class: 'muted' }, body.tuning.path),
-    history.length ? chart(tuningChart(history, typeof tune.val_nll_start === 'number' ? tune.val_nll_start : undefined)) : note('tune.json has no per-epoch history.'),
+    history.length ? chart(tuningChart(history, typeof tune.val_nll_start === 'number' ? tune.val_nll_start : undefined)) : note('tune.json has no per-round history.'),
     history.length ? table(Object.keys(history[0]), history.map((e) => Object.values(e).map(shown))) : '',
     el('h2', {}, 'Summary'),
     keyValues(scalars),
