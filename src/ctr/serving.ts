@@ -44,6 +44,11 @@ export class ServingModel {
     return feeds;
   }
 
+  /** Creates the ORT session now rather than on the first request (and fails now if it cannot). */
+  async ready(): Promise<void> {
+    await (this.session ??= InlineSession.create(this.graph, this.threads));
+  }
+
   /** One logit per row of `feeds`, from ORT in this thread. */
   async logits(feeds: Record<string, HostTensor>): Promise<Float32Array> {
     const session = await (this.session ??= InlineSession.create(this.graph, this.threads));

@@ -13,7 +13,7 @@ export class ServeSetupError extends Error {
 
 export class Scorer {
   private readonly fields: { user: string; item: string; attribute: string; slots: string[] };
-  /** The model with its weights baked into the scoring graph: a request sends the worker only its rows. */
+  /** The model with its weights baked into the scoring graph, run in this thread: a request feeds only its rows. */
   private readonly serving: ServingModel;
 
   constructor(
@@ -25,6 +25,11 @@ export class Scorer {
     checkCompatible(model, features, slots);
     this.fields = { ...features.fields, slots: features.slots.map((s) => s.field) };
     this.serving = model.serving(threads);
+  }
+
+  /** Loads the model's ORT session, so that startup fails rather than the first request. */
+  ready(): Promise<void> {
+    return this.serving.ready();
   }
 
   /** Item indices of `items`, and the ids the feature map does not know (in request order, once each). */

@@ -93,6 +93,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     );
   }
   const scorer = new Scorer(model, features, version.slots, options.threads);
+  await scorer.ready();
   const defaults = await mostFrequentIds(bank, version.slots.map((s) => s.k));
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
