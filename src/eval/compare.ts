@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
-import { addNewUsers } from '../profile/index.js';
+import { addNewUsers, refitCodebooksWithout } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
@@ -184,9 +184,16 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
   // Only the UserIP feature sets need the (LM-bound, slow) cold-start path.
   const needsLm = config.features.some((f) => f === 'id+userip' || f === 'id+softtokens');
   log(`cold protocol: ${coldUsers.size} cold-start users${needsLm ? '; profiling them from their train-split interactions with the LM and codebooks frozen' : ''}`);
-  const fresh = needsLm ? await coldStartProfiles(tune, join(config.out, 'cold-start'), coldTrain, dataset.items, hooks.coldStart ?? addNewUsers) : { users: [], ids: [], softTokens: new Float32Array(0) };
+  const { fresh, warmIds } = needsLm
+    ? await coldStartProfiles(tune, join(config.out, 'cold-start'), coldUsers, coldTrain, dataset.items, hooks.coldStart ?? addNewUsers)
+    : { fresh: { users: [], ids: [], softTokens: new Float32Array(0) }, warmIds: new Map<string, number[]>() };
 
   const userip = ctx.bankIds.map((ids) => ids.slice());
+  // The codebooks of this protocol are fitted on the warm users only: their IDs come from that fit.
+  for (const [user, ids] of warmIds) {
+    const u = vocab.users.get(user);
+    if (u !== undefined) ids.forEach((id, j) => (userip[j][u] = id));
+  }
   const softTokens = ctx.softTokens.slice();
   const width = tune.slots.length * tune.hidden;
   // Nothing of a cold user's tuned (warm) profile may remain: clear, then fill from the cold-start path.
@@ -297,9 +304,18 @@ function pickColdUsers(prepared: Prepared, vocab: Vocab, fraction: number, seed:
  * writes the new users into its run's bank, and the cold-start users are already in the real run's
  * bank with their tuned IDs, which must stay as they are. The copy holds the run's config, profiles
  * and an empty bank stamped with the run's version; it lives under that version's id, so a rerun on
- * the same run resumes from its new-user checkpoint and a rerun on another run starts afresh.
+ * the same run resumes from its new-user checkpoint and a rerun on another run starts afresh. In the
+ * copy the codebooks are first refitted on the warm users only (the cold users' tuned tokens must not
+ * shape the codes they are later assigned to); the warm users' IDs under that fit come back with them.
  */
-async function coldStartProfiles(tune: TuneRun, dir: string, interactions: Interaction[], items: ReadonlyMap<string, ItemInfo>, coldStart: ColdStartProfiles): Promise<Awaited<ReturnType<ColdStartProfiles>>> {
+async function coldStartProfiles(
+  tune: TuneRun,
+  dir: string,
+  coldUsers: ReadonlySet<string>,
+  interactions: Interaction[],
+  items: ReadonlyMap<string, ItemInfo>,
+  coldStart: ColdStartProfiles,
+): Promise<{ fresh: Awaited<ReturnType<ColdStartProfiles>>; warmIds: Map<string, number[]> }> {
   const source = await SqliteFeatureBank.open(join(tune.dir, 'bank.sqlite'), { readonly: true });
   const version = await source.version().finally(() => source.close());
   if (!version) throw new Error(`${tune.dir}/bank.sqlite has no version: is the tune run complete?`);
@@ -319,7 +335,8 @@ async function coldStartProfiles(tune: TuneRun, dir: string, interactions: Inter
     if (list) list.push(i);
     else byUser.set(i.user, [i]);
   }
-  return coldStart(scratch, byUser, items);
+  const warmIds = await refitCodebooksWithout(scratch, coldUsers);
+  return { fresh: await coldStart(scratch, byUser, items), warmIds };
 }
 
 function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, users: number, seed: number): UserFields {

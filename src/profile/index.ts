@@ -31,6 +31,7 @@ export {
   behaviourOptions,
   explainRun,
   readTunedProfiles,
+  refitCodebooksWithout,
   runBehaviourWindows,
   trainerOptions,
   userWindows,

@@ -17,7 +17,7 @@ import { assign, codebookHash, usage, type Codebook } from '../quantize/index.js
 import { profileDiagnostics, type ProfileDiagnostics } from './diagnostics.js';
 import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplanation, type CodeLmText, type LmExplainOptions } from './explain.js';
 import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, MASK_MODES, slotSchema, templateTokens, type Slot } from './template.js';
-import { profileView, tuneProfiles, type FrozenProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
+import { fitProfileCodebooks, profileView, tuneProfiles, type FrozenProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
 import { packWindows } from './windows.js';
 
 /** How each interaction is written: which item fields make its line (the rating is a separate switch). */
@@ -227,7 +227,6 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
 /** The run's files: soft tokens, population token, codebooks and their δ-space centroids, the bank, tune.json with diagnostics. */
 async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
   const { softTokens, codebooks } = result;
-  const S = softTokens.slots;
   const D = softTokens.hidden;
   const n = result.users.length;
   const reports: SlotReport[] = config.slots.map((slot, j) => {
@@ -235,15 +234,7 @@ async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehavi
     return { slot: slot.name, k: slot.k, counts: use.counts, perplexity: use.perplexity, dead_codes: use.deadCodes };
   });
 
-  const tensors: Parameters<typeof writeSafetensors>[1] = {
-    soft_tokens: { dtype: 'F32', shape: [n, S, D], data: softTokens.data },
-    population: { dtype: 'F32', shape: [S, D], data: result.population },
-  };
-  codebooks.forEach((cb, j) => {
-    tensors[`codebook/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids };
-    tensors[`delta_centroids/${config.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, D], data: result.deltaCentroids[j] };
-  });
-  await writeSafetensors(join(config.out, 'profiles.safetensors'), tensors, { users: JSON.stringify(result.users), slots: JSON.stringify(config.slots), lm: lm.id });
+  await writeProfiles(config.out, { lmId: lm.id, users: result.users, slots: config.slots, softTokens: softTokens.data, hidden: D, population: result.population, codebooks, deltaCentroids: result.deltaCentroids });
 
   const version: BankVersion = {
     lmId: lm.id,
@@ -285,9 +276,43 @@ async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehavi
   return summary;
 }
 
+async function writeProfiles(dir: string, p: Omit<TunedProfiles, 'config'>): Promise<void> {
+  const S = p.slots.length;
+  const D = p.hidden;
+  const tensors: Parameters<typeof writeSafetensors>[1] = {
+    soft_tokens: { dtype: 'F32', shape: [p.users.length, S, D], data: p.softTokens },
+    population: { dtype: 'F32', shape: [S, D], data: p.population },
+  };
+  p.codebooks.forEach((cb, j) => {
+    tensors[`codebook/${p.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids };
+    tensors[`delta_centroids/${p.slots[j].name}`] = { dtype: 'F32', shape: [cb.k, D], data: p.deltaCentroids[j] };
+  });
+  await writeSafetensors(join(dir, 'profiles.safetensors'), tensors, { users: JSON.stringify(p.users), slots: JSON.stringify(p.slots), lm: p.lmId });
+}
+
+/**
+ * Refits a run's codebooks on its users minus `exclude` (the M-step on warm users only, for a cold-start
+ * protocol) and rewrites its profiles.safetensors; returns every kept user's new IDs. Use it on a copy of
+ * the run: the run's bank still holds the IDs of its own codebooks.
+ */
+export async function refitCodebooksWithout(run: string, exclude: ReadonlySet<string>): Promise<Map<string, number[]>> {
+  const tuned = await readTunedProfiles(run);
+  const S = tuned.slots.length;
+  const D = tuned.hidden;
+  const n = tuned.users.length;
+  const deltas = tuned.softTokens.map((v, i) => v - tuned.population[i % (S * D)]);
+  const members = tuned.users.flatMap((u, i) => (exclude.has(u) ? [] : [i]));
+  const refit = fitProfileCodebooks(tuned.population, deltas, members, S, D, tuned.slots.map((s) => s.k), tuned.config.seed);
+  await writeProfiles(run, { ...tuned, ...refit });
+  const ids = refit.codebooks.map((cb, j) => assign(cb, profileView(tuned.population, deltas, n, S, D, j)).ids);
+  return new Map(members.map((u) => [tuned.users[u], ids.map((slotIds) => slotIds[u])]));
+}
+
 /** A tune run's outputs, read back: users, soft tokens and codebooks in slot order. */
 export interface TunedProfiles extends FrozenProfiles {
   config: TuneConfig;
+  /** Content id of the LM the tokens were tuned against. */
+  lmId: string;
   users: string[];
   slots: Slot[];
   softTokens: Float32Array;
@@ -312,7 +337,7 @@ export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
       deltaCentroids.push(await reader.readFloat32(`delta_centroids/${slot.name}`));
     }
     const population = await reader.readFloat32('population');
-    return { config, users, slots, softTokens, hidden: population.length / slots.length, codebooks, deltaCentroids, population };
+    return { config, lmId: reader.metadata.lm, users, slots, softTokens, hidden: population.length / slots.length, codebooks, deltaCentroids, population };
   } finally {
     await reader.close();
   }

@@ -185,6 +185,43 @@ export function profileView(population: Float32Array, deltas: Float32Array, user
   return out;
 }
 
+/**
+ * The M-step: per slot, k-means on the normalised view of the given users' tokens, and the mean δ of each
+ * code's users (the commitment target, and what the LM sees for the code). Codes are fitted on `members` only
+ * (e.g. the warm users of a cold-start protocol).
+ */
+export function fitProfileCodebooks(
+  population: Float32Array,
+  deltas: Float32Array,
+  members: readonly number[],
+  slots: number,
+  hidden: number,
+  sizes: readonly number[],
+  seed: number,
+): { codebooks: Codebook[]; deltaCentroids: Float32Array[] } {
+  const S = slots;
+  const D = hidden;
+  const subset = new Float32Array(members.length * S * D);
+  members.forEach((u, r) => subset.set(deltas.subarray(u * S * D, (u + 1) * S * D), r * S * D));
+  const codebooks: Codebook[] = [];
+  const deltaCentroids: Float32Array[] = [];
+  sizes.forEach((k, j) => {
+    const view = profileView(population, subset, members.length, S, D, j);
+    const { codebook, assignment } = fitCodebook(view, members.length, D, k, { seed: seed + j });
+    const sums = new Float32Array(k * D);
+    const counts = new Float64Array(k);
+    members.forEach((u, r) => {
+      const c = assignment.ids[r];
+      counts[c]++;
+      for (let d = 0; d < D; d++) sums[c * D + d] += deltas[(u * S + j) * D + d];
+    });
+    for (let c = 0; c < k; c++) for (let d = 0; d < D; d++) sums[c * D + d] /= Math.max(1, counts[c]);
+    codebooks.push(codebook);
+    deltaCentroids.push(sums);
+  });
+  return { codebooks, deltaCentroids };
+}
+
 export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, users: UserBehaviour[], opts: TuneOptions): Promise<TuneResult> {
   const started = Date.now();
   const S = template.names.length;
@@ -381,27 +418,10 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     if (opts.checkpointDir) await saveCheckpoint();
   }
 
-  /** The M-step: per slot, k-means on the users' normalised view, and the δ-space mean of each code's users. */
+  /** The M-step, over the users with train windows. */
   function fitCodebooks(): void {
     const tuned = users.flatMap((u, i) => (u.train.length ? [i] : []));
-    const subset = new Float32Array(tuned.length * S * D);
-    tuned.forEach((u, r) => subset.set(deltas.subarray(u * S * D, (u + 1) * S * D), r * S * D));
-    codebooks = [];
-    deltaCentroids = [];
-    opts.codebookSizes.forEach((k, j) => {
-      const view = profileView(population, subset, tuned.length, S, D, j);
-      const { codebook, assignment } = fitCodebook(view, tuned.length, D, k, { seed: opts.seed + j });
-      const sums = new Float32Array(k * D);
-      const counts = new Float64Array(k);
-      tuned.forEach((u, r) => {
-        const c = assignment.ids[r];
-        counts[c]++;
-        for (let d = 0; d < D; d++) sums[c * D + d] += deltas[(u * S + j) * D + d];
-      });
-      for (let c = 0; c < k; c++) for (let d = 0; d < D; d++) sums[c * D + d] /= Math.max(1, counts[c]);
-      codebooks.push(codebook);
-      deltaCentroids.push(sums);
-    });
+    ({ codebooks, deltaCentroids } = fitProfileCodebooks(population, deltas, tuned, S, D, opts.codebookSizes, opts.seed));
   }
 
   function finish(finished: boolean): TuneResult {
