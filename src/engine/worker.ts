@@ -8,28 +8,29 @@ import { freeNow } from './free.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
-const leanMemory: boolean = workerData.leanMemory;
 const sessions = new Map<string, ort.InferenceSession>();
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: threads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  // A memory pattern is one block per input shape holding every intermediate at once, kept for
-  // the session's life; without it, intermediates come from the arena and are reused as they die.
-  enableMemPattern: !leanMemory,
-  extra: {
-    session: {
-      // Spinning threads would burn the second core while the main thread runs the optimizer.
-      intra_op: { allow_spinning: '0' },
-      inter_op: { allow_spinning: '0' },
-      // A pre-packed weight is a second copy per consumer (the forward MatMul and the backward Gemm
-      // each pack their own), and the unpacked one stays mapped from the external data file.
-      ...(leanMemory ? { disable_prepacking: '1' } : {}),
+function sessionOptions(lean: boolean): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // A memory pattern is one block per input shape holding every intermediate at once, kept for
+    // the session's life; without it, intermediates come from the arena and are reused as they die.
+    enableMemPattern: !lean,
+    extra: {
+      session: {
+        // Spinning threads would burn the second core while the main thread runs the optimizer.
+        intra_op: { allow_spinning: '0' },
+        inter_op: { allow_spinning: '0' },
+        // A pre-packed weight is a second copy per consumer (the forward MatMul and the backward Gemm
+        // each pack their own), while the unpacked one stays mapped from the external data file.
+        ...(lean ? { disable_prepacking: '1' } : {}),
+      },
     },
-  },
-};
+  };
+}
 
 function toOrt(t: HostTensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as never, t.shape);
@@ -45,8 +46,8 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
       if (!sessions.has(req.hash)) {
         const session =
           typeof req.model === 'string'
-            ? await ort.InferenceSession.create(req.model, sessionOptions)
-            : await ort.InferenceSession.create(req.model, sessionOptions);
+            ? await ort.InferenceSession.create(req.model, sessionOptions(req.lean))
+            : await ort.InferenceSession.create(req.model, sessionOptions(req.lean));
         sessions.set(req.hash, session);
       }
       // The session holds its own copy of the weights; the model bytes would otherwise wait for this
@@ -65,8 +66,10 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
       const transfer: ArrayBuffer[] = [];
       for (const [name, t] of Object.entries(out)) {
         const host = fromOrt(t);
-        // Copy out of ORT's buffer so it can be transferred without a second copy on the other side.
-        const data = host.data.slice();
+        // Move each output's buffer to the main thread rather than copy it: a copy would leave the
+        // original (the logits can be 100 MB) waiting for this thread's garbage collector.
+        const whole = host.data.byteOffset === 0 && host.data.byteLength === host.data.buffer.byteLength;
+        const data = whole && !transfer.includes(host.data.buffer as ArrayBuffer) ? host.data : host.data.slice();
         result[name] = { ...host, data };
         transfer.push(data.buffer as ArrayBuffer);
       }
