@@ -1,6 +1,7 @@
 /**
  * Engine benchmark: the speed of a plain matrix product against a GPT-2-small-shaped forward plus
- * backward-to-input-embeddings step built with the engine, both run through the same runtime.
+ * backward-to-input-embeddings step built with the engine, both run through the engine's runtime, and
+ * the step's peak resident memory (docs/models.md, "Memory").
  */
 import { availableParallelism } from 'node:os';
 import { Graph, Rng, Runtime, float32, gradients, int64, ops } from '../src/engine/index.js';

@@ -105,6 +105,7 @@ export class Runtime {
   }
 
   private async load(model: SerializedModel, ownsBytes: boolean): Promise<Session> {
+    const lean = this.leanMemory ?? model.externalData !== undefined;
     let source: Uint8Array | string = model.model;
     const transfer: ArrayBuffer[] = [];
     if (model.externalData && model.externalHash) {
@@ -120,7 +121,6 @@ export class Runtime {
     } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
       transfer.push(model.model.buffer as ArrayBuffer);
     }
-    const lean = this.leanMemory ?? Boolean(model.externalData);
     const info = await this.request<{ inputNames: string[]; outputNames: string[] }>({ type: 'load', hash: model.hash, model: source, lean }, transfer);
     return new Session(this, model.hash, info.inputNames, info.outputNames);
   }

@@ -23,7 +23,8 @@ function chainGraph(size: number, depth: number, seed: number): Graph {
 
 it('the event loop keeps ticking while a session runs', async () => {
   const size = 512;
-  const session = await rt.session(chainGraph(size, 60, 1));
+  // 150 products of 512 x 512 matrices: 40 GFLOP, long enough at one core's peak (about 170 GFLOP/s here).
+  const session = await rt.session(chainGraph(size, 150, 1));
   const feed = { x: float32(new Rng(2).fillNormal(new Float32Array(size * size)), [size, size]) };
   await session.run(feed); // warm-up
   let last = performance.now();
