@@ -20,7 +20,7 @@ export interface HostTensor {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; hash: string; model: Uint8Array | string }
+  | { type: 'load'; id: number; hash: string; model: Uint8Array | string; lean: boolean }
   | { type: 'run'; id: number; hash: string; feeds: Record<string, HostTensor>; outputs: string[] }
   | { type: 'release'; id: number; hash: string };
 
@@ -40,8 +40,9 @@ export interface RuntimeOptions {
   /** Where models with external data (see `EXTERNAL_DATA_ABOVE`) are written next to their weights. */
   cacheDir?: string;
   /**
-   * true (default): sessions hold one unpacked copy of each weight and keep no per-shape memory
-   * pattern (docs/models.md, "Memory"). false: onnxruntime's own defaults, for baselines.
+   * true: sessions hold one unpacked copy of each weight and keep no per-shape memory pattern
+   * (docs/models.md, "Memory"). false: onnxruntime's own defaults. Default: lean for models whose
+   * weights go to an external data file (over `EXTERNAL_DATA_ABOVE`), where memory is at stake.
    */
   leanMemory?: boolean;
 }
@@ -54,11 +55,13 @@ export class Runtime {
   private readonly sessions = new Map<string, Promise<Session>>();
   private nextId = 0;
   private readonly cacheDir: string;
+  private readonly leanMemory: boolean | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     const threads = options.threads ?? availableParallelism();
     this.cacheDir = options.cacheDir ?? join(tmpdir(), 'userip-onnx');
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads, leanMemory: options.leanMemory ?? true } });
+    this.leanMemory = options.leanMemory;
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { threads } });
     this.worker.on('message', (msg: WorkerResponse) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -102,6 +105,7 @@ export class Runtime {
   }
 
   private async load(model: SerializedModel, ownsBytes: boolean): Promise<Session> {
+    const lean = this.leanMemory ?? model.externalData !== undefined;
     let source: Uint8Array | string = model.model;
     const transfer: ArrayBuffer[] = [];
     if (model.externalData && model.externalHash) {
@@ -117,7 +121,7 @@ export class Runtime {
     } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
       transfer.push(model.model.buffer as ArrayBuffer);
     }
-    const info = await this.request<{ inputNames: string[]; outputNames: string[] }>({ type: 'load', hash: model.hash, model: source }, transfer);
+    const info = await this.request<{ inputNames: string[]; outputNames: string[] }>({ type: 'load', hash: model.hash, model: source, lean }, transfer);
     return new Session(this, model.hash, info.inputNames, info.outputNames);
   }
 

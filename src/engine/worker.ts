@@ -9,10 +9,8 @@ import { ortSessionOptions } from './ort-options.js';
 import type { WorkerRequest, WorkerResponse, HostTensor } from './runtime.js';
 
 const threads: number = workerData.threads;
-const leanMemory: boolean = workerData.leanMemory;
 const sessions = new Map<string, ort.InferenceSession>();
 
-const sessionOptions = ortSessionOptions(threads, leanMemory);
 
 function toOrt(t: HostTensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as never, t.shape);
@@ -28,8 +26,8 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
       if (!sessions.has(req.hash)) {
         const session =
           typeof req.model === 'string'
-            ? await ort.InferenceSession.create(req.model, sessionOptions)
-            : await ort.InferenceSession.create(req.model, sessionOptions);
+            ? await ort.InferenceSession.create(req.model, ortSessionOptions(threads, req.lean))
+            : await ort.InferenceSession.create(req.model, ortSessionOptions(threads, req.lean));
         sessions.set(req.hash, session);
       }
       // The session holds its own copy of the weights; the model bytes would otherwise wait for this
@@ -48,8 +46,10 @@ async function handle(req: WorkerRequest): Promise<{ result?: unknown; transfer?
       const transfer: ArrayBuffer[] = [];
       for (const [name, t] of Object.entries(out)) {
         const host = fromOrt(t);
-        // Copy out of ORT's buffer so it can be transferred without a second copy on the other side.
-        const data = host.data.slice();
+        // Move each output's buffer to the main thread rather than copy it: a copy would leave the
+        // original (the logits can be 100 MB) waiting for this thread's garbage collector.
+        const whole = host.data.byteOffset === 0 && host.data.byteLength === host.data.buffer.byteLength;
+        const data = whole && !transfer.includes(host.data.buffer as ArrayBuffer) ? host.data : host.data.slice();
         result[name] = { ...host, data };
         transfer.push(data.buffer as ArrayBuffer);
       }

@@ -7,7 +7,8 @@
  *  - `train`: mean masked cross-entropy and its gradient w.r.t. `inputs_embeds`;
  *  - `forward`: per-position NLL and the logits, with no backward nodes, because asking the train
  *    graph for the loss alone would still run the backward.
- * Each session holds its own copy of the weights, besides the copy kept here for `embedTokens`.
+ * Besides the copy kept here for `embedTokens`, the sessions hold the weights: each its own copy for a
+ * small model, one shared mapped file for a model over 64 MB (see docs/models.md, "Memory").
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { Graph, Rng, Runtime, float32, ops, serialize } from '../../src/engine/index.js';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Graph, Rng, Runtime, float32, freeNow, ops, serialize } from '../../src/engine/index.js';
 
 const rt = new Runtime({ threads: 1 });
 after(() => rt.close());
@@ -89,4 +92,48 @@ it('build-time shape errors name the op and the shapes', () => {
   const b = g.input('b', 'float32', [4, 5]);
   assert.throws(() => ops.matmul(a, b), /MatMul: inner dimensions differ: \[2, 3\] x \[4, 5\]/);
   assert.throws(() => ops.add(a, b), /Add: shapes \[2, 3\] and \[4, 5\] do not broadcast/);
+});
+
+it('graphs over the same weights share one external data file, and their constants can be released', async () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'userip-runtime-'));
+  const own = new Runtime({ threads: 1, cacheDir });
+  try {
+    const weights = new Rng(7).fillNormal(new Float32Array(64 * 64));
+    const build = (depth: number) => {
+      const g = new Graph('shared');
+      let x = g.input('x', 'float32', [2, 64]);
+      const w = g.constant(weights.slice(), [64, 64], 'w');
+      for (let i = 0; i < depth; i++) x = ops.tanh(ops.matmulTransposed(x, w));
+      g.output(x, 'y');
+      return g;
+    };
+    const [a, b] = [build(1), build(2)];
+    const sessions = [await own.session(serialize(a, { externalThreshold: 0 })), await own.session(serialize(b, { externalThreshold: 0 }))];
+    a.releaseConstants();
+    assert.equal(a.initializers.find((i) => i.tensor.name === 'w')!.data.length, 0, 'released constants read as empty');
+    const dirs = readdirSync(cacheDir);
+    assert.equal(dirs.length, 1, `one directory per set of weights, got ${dirs.join(', ')}`);
+    assert.deepEqual(readdirSync(join(cacheDir, dirs[0])).filter((f) => f.endsWith('.onnx')).length, 2);
+    const x = new Rng(8).fillNormal(new Float32Array(128));
+    const y1 = (await sessions[0].run({ x: float32(x, [2, 64]) })).y.data as Float32Array;
+    // Row 0 of tanh(x Wᵀ), computed here.
+    for (let j = 0; j < 64; j += 21) {
+      let dot = 0;
+      for (let k = 0; k < 64; k++) dot += x[k] * weights[j * 64 + k];
+      assert.ok(Math.abs(y1[j] - Math.tanh(dot)) < 1e-5, `y[0][${j}] = ${y1[j]}, expected ${Math.tanh(dot)}`);
+    }
+  } finally {
+    await own.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+});
+
+it('freeNow empties arrays that own their buffer and leaves views into a shared one alone', () => {
+  const whole = new Float32Array(1024);
+  const shared = new Float32Array(1024);
+  const view = shared.subarray(0, 16);
+  freeNow([whole, view]);
+  assert.equal(whole.length, 0);
+  assert.equal(view.length, 16);
+  assert.equal(shared.length, 1024);
 });
