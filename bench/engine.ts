@@ -28,13 +28,13 @@ export const GPT2_SMALL: LmConfig = {
 };
 
 /** Weights used in matrix products: every linear layer plus the tied output head. */
-function matmulParams(c: LmConfig): number {
+export function matmulParams(c: LmConfig): number {
   const D = c.hiddenSize;
   return c.numLayers * (3 * D * D + D * D + 2 * D * c.intermediateSize) + c.vocabSize * D;
 }
 
 /** GFLOP/s of a 512x768 by 768x3072 product (a frozen weight, as in the model), through the runtime. */
-async function gemmGflops(rt: Runtime, rng: Rng): Promise<number> {
+export async function gemmGflops(rt: Runtime, rng: Rng): Promise<number> {
   const [m, k, n] = [512, 768, 3072];
   const g = new Graph('gemm');
   const a = g.input('a', 'float32', [m, k]);
