@@ -121,13 +121,9 @@ export function behaviourDocuments(lines: ReadonlyMap<string, readonly string[]>
 }
 
 /** The texts of train.txt and valid.txt: the train and validation splits of `prepared`, without the excluded users. */
-export function behaviourCorpus(
-  prepared: Prepared,
-  tune: TuneConfig,
-  lm: { tokenizer: Tokenizer; contextLength: number },
-  excluded: ReadonlySet<string>,
-): BehaviourCorpus {
-  const options = behaviourOptions(tune, lm.tokenizer, lm.contextLength);
+export function behaviourCorpus(prepared: Prepared, tune: TuneConfig, tokenizer: Tokenizer, excluded: ReadonlySet<string>): BehaviourCorpus {
+  // Whole documents, not the tuner's windows: no context limit applies to the lines.
+  const options = behaviourOptions(tune, tokenizer, Number.POSITIVE_INFINITY);
   const part = (rows: readonly Interaction[]) => {
     const lines = behaviourLines(rows.filter((row) => !excluded.has(row.user)), prepared.dataset.items, options);
     const { text, rows: written } = behaviourDocuments(lines, tune.behaviourPrefix);
@@ -165,7 +161,7 @@ export async function adapt(options: AdaptOptions, command: string, log: (line: 
 
   const prepared = await loadPrepared(settings.data);
   const excluded = settings.excludeUsers === undefined ? new Set<string>() : await readUserIds(settings.excludeUsers);
-  const corpus = behaviourCorpus(prepared, tuneView(settings), { tokenizer: base.tokenizer, contextLength: base.config.maxPositions }, excluded);
+  const corpus = behaviourCorpus(prepared, tuneView(settings), base.tokenizer, excluded);
   if (corpus.train.rows === 0) throw new Error(`${settings.data}: no train rows left for the corpus${excluded.size ? ` after excluding ${excluded.size} users` : ''}`);
   if (corpus.valid.rows === 0) throw new Error(`${settings.data}: no validation rows left to measure the held-out NLL on`);
   const corpusDir = join(settings.out, 'corpus');
