@@ -8,6 +8,9 @@
  * moments, step; written atomically), a JSON-lines log, the effective settings and, at the end, the
  * model files. Rerunning the same command continues from the checkpoint. Every random choice
  * derives from the seed and the step number, so a resumed run reproduces an uninterrupted one.
+ *
+ * With `init`, the run continues training an existing GPT-2 checkpoint instead (its weights,
+ * architecture and tokenizer): `lm adapt` is this with a corpus of behaviour text.
  */
 import { createHash } from 'node:crypto';
 import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
@@ -33,7 +36,7 @@ import {
   type Tensor,
 } from '../engine/index.js';
 import * as nn from '../engine/nn.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseLmConfig, type LmConfig } from './config.js';
 import { splitCorpusDocuments } from './corpus.js';
 import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from './safetensors.js';
@@ -69,6 +72,11 @@ const runSchema = z.object({
   seed: z.number().int().nonnegative().default(0),
   /** Directory with tokenizer.json (+ tokenizer_config.json); absent: GPT-2's BPE. */
   tokenizer: z.string().optional(),
+  /**
+   * Hugging Face gpt2 checkpoint directory (tied head) to start from: its weights replace the fresh
+   * initialization and its tokenizer is the run's. Its architecture must equal layers/hidden/heads/context.
+   */
+  init: z.string().optional(),
 });
 
 export const pretrainSettingsSchema = runSchema.extend({
@@ -112,6 +120,8 @@ export interface PretrainResult {
   evals: EvalResult[];
   /** Final evaluation of the saved (F16) weights on the whole of valid.txt. */
   val?: EvalResult;
+  /** With `init`: the starting checkpoint's evaluation on the whole of valid.txt (the same windows as `val`). */
+  initialVal?: EvalResult;
   /** Add-one-smoothed unigram model of the training tokens, on the same validation targets. */
   unigramPpl?: number;
   /** Mean training loss of the last steps run (up to 20). */
@@ -173,6 +183,42 @@ function endOfTextId(tok: Tokenizer): number {
 /** The run's tokenizer: the `tokenizer` directory's, else GPT-2's BPE. */
 export async function pretrainTokenizer(dir: string | undefined): Promise<Tokenizer> {
   return dir === undefined ? gpt2Tokenizer() : loadTokenizer(dir);
+}
+
+/** The files of a Hugging Face directory that make its tokenizer: copied into the model, hashed into the token cache's key. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json'];
+
+async function tokenizerFiles(dir: string): Promise<string[]> {
+  const present: string[] = [];
+  for (const file of TOKENIZER_FILES) if (await exists(join(dir, file))) present.push(file);
+  return present;
+}
+
+/** What the cached token ids depend on: a `tokenizer` directory's tokenizer.json, or all of an `init` checkpoint's tokenizer files. */
+async function tokenizerKey(run: RunSettings): Promise<string> {
+  const dir = run.init ?? run.tokenizer;
+  if (dir === undefined) return 'gpt2-r50k';
+  const hash = createHash('sha256');
+  for (const file of run.init === undefined ? ['tokenizer.json'] : await tokenizerFiles(dir)) hash.update(await readFile(join(dir, file)));
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * The `init` checkpoint, checked to be a model that this run's graph and its config.json reproduce: a
+ * tied GPT-2 of the run's layers, hidden size, heads and context.
+ */
+async function initCheckpoint(run: RunSettings): Promise<Checkpoint | undefined> {
+  if (run.init === undefined) return undefined;
+  if (run.tokenizer !== undefined) throw new Error(`init ${run.init} brings its own tokenizer: leave tokenizer (${run.tokenizer}) unset`);
+  const ckpt = await loadCheckpoint(run.init);
+  const expected = parseLmConfig(hfGpt2Config(run, 'float16', { size: ckpt.config.vocabSize, endOfText: endOfTextId(ckpt.tokenizer) }), 'the run settings');
+  const keys = [...new Set([...Object.keys(expected), ...Object.keys(ckpt.config)])] as (keyof LmConfig)[];
+  const differ = keys.filter((k) => JSON.stringify(expected[k]) !== JSON.stringify(ckpt.config[k]));
+  if (differ.length) {
+    const fields = differ.map((k) => `${k} ${JSON.stringify(ckpt.config[k])} (the run's: ${JSON.stringify(expected[k])})`).join(', ');
+    throw new Error(`${join(run.init, 'config.json')}: ${fields}; continued pretraining needs a tied GPT-2 (gelu_new, n_inner 4 × n_embd) of the run's layers, hidden, heads and context`);
+  }
+  return ckpt;
 }
 
 /**
@@ -359,6 +405,9 @@ export interface Weight extends Param {
   decay: boolean;
 }
 
+/** Weight decay applies to matrices only, not to biases and LayerNorm gains. */
+const decays = (shape: readonly number[]): boolean => shape.length === 2;
+
 /** GPT-2's initialization: N(0, 0.02), residual projections scaled by 1/sqrt(2 L), zero biases, unit gains. */
 export function initGpt2Weights(config: LmConfig, seed: number): Weight[] {
   const rng = new Rng(seed);
@@ -367,9 +416,15 @@ export function initGpt2Weights(config: LmConfig, seed: number): Weight[] {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const isGain = /ln_\w+\.weight$/.test(name);
     if (isGain) data.fill(1);
-    else if (shape.length === 2) rng.fillNormal(data, name.endsWith('c_proj.weight') ? residualStd : 0.02);
-    return { name, shape, data, decay: shape.length === 2 };
+    else if (decays(shape)) rng.fillNormal(data, name.endsWith('c_proj.weight') ? residualStd : 0.02);
+    return { name, shape, data, decay: decays(shape) };
   });
+}
+
+/** A run's starting weights: the `init` checkpoint's (trained in place), else a fresh initialization. */
+function startingWeights(config: LmConfig, seed: number, init: Checkpoint | undefined): Weight[] {
+  if (init === undefined) return initGpt2Weights(config, seed);
+  return [...expectedTensors(config)].map(([name, shape]) => ({ name, shape, data: init.weights.get(name)!, decay: decays(shape) }));
 }
 
 /** Logits [B, T, V] of token ids [B, T], with every weight a graph input (so it can be trained). */
@@ -517,6 +572,7 @@ interface TrainState {
   step: number;
   trainSeconds: number;
   evals: EvalResult[];
+  initialVal?: EvalResult;
   optimizers: { decay: Omit<OptimizerState, 'tensors'>; noDecay: Omit<OptimizerState, 'tensors'> };
 }
 
@@ -567,9 +623,10 @@ export function learningRate(s: RunSettings, step: number): number {
 export async function pretrain(options: PretrainOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<PretrainResult> {
   const settings = pretrainSettingsSchema.parse(options);
   const run = runSchema.parse(settings);
-  const tok = await pretrainTokenizer(run.tokenizer);
-  const vocab = { size: tok.vocabSize, endOfText: endOfTextId(tok) };
-  const tokenizerKey = run.tokenizer === undefined ? 'gpt2-r50k' : `sha256:${createHash('sha256').update(await readFile(join(run.tokenizer, 'tokenizer.json'))).digest('hex')}`;
+  const init = await initCheckpoint(run);
+  const tok = init?.tokenizer ?? (await pretrainTokenizer(run.tokenizer));
+  const vocab = { size: init?.config.vocabSize ?? tok.vocabSize, endOfText: endOfTextId(tok) };
+  const tokensKey = await tokenizerKey(run);
   const config = parseLmConfig(hfGpt2Config(run, 'float16', vocab), 'house LM settings');
   const { out, context: T } = settings;
   await mkdir(join(out, 'tokens'), { recursive: true });
@@ -577,12 +634,12 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   const logFile = join(out, 'train-log.jsonl');
   const record = (entry: Record<string, unknown>) => appendFile(logFile, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
-  const trainTokens = await cachedTokens(join(settings.corpus, 'train.txt'), tok, tokenizerKey, join(out, 'tokens'), 'train', log);
-  const validTokens = await cachedTokens(join(settings.corpus, 'valid.txt'), tok, tokenizerKey, join(out, 'tokens'), 'valid', log);
+  const trainTokens = await cachedTokens(join(settings.corpus, 'train.txt'), tok, tokensKey, join(out, 'tokens'), 'train', log);
+  const validTokens = await cachedTokens(join(settings.corpus, 'valid.txt'), tok, tokensKey, join(out, 'tokens'), 'valid', log);
   if (trainTokens.length <= T + 1) throw new Error(`${settings.corpus}/train.txt: ${trainTokens.length} tokens, need more than context + 1 = ${T + 1}`);
   if (validTokens.length < 2) throw new Error(`${settings.corpus}/valid.txt: needs at least 2 tokens`);
 
-  const weights = initGpt2Weights(config, run.seed);
+  const weights = startingWeights(config, run.seed, init);
   const params = weights.reduce((n, w) => n + w.data.length, 0);
   const adamw = (weightDecay: number) => new AdamW({ lr: run.lr, weightDecay });
   let decay: Optimizer = adamw(run.weightDecay);
@@ -590,6 +647,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
   let step = 0;
   let trainSeconds = 0;
   let evals: EvalResult[] = [];
+  let initialVal: EvalResult | undefined;
   if (await exists(join(out, CHECKPOINT))) {
     const loaded = await loadCheckpointState(out, weights);
     if (JSON.stringify(loaded.state.run) !== JSON.stringify(run)) {
@@ -599,10 +657,10 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       );
     }
     ({ decay, noDecay } = loaded);
-    ({ step, trainSeconds, evals } = loaded.state);
+    ({ step, trainSeconds, evals, initialVal } = loaded.state);
     log(`resuming from step ${step} (${(trainSeconds / 60).toFixed(1)} min trained)`);
   } else {
-    log(`house LM: ${run.layers} layers, hidden ${run.hidden}, ${run.heads} heads, context ${T}, ${(params / 1e6).toFixed(2)}M params`);
+    log(`${run.init === undefined ? 'house LM' : `continuing ${run.init}`}: ${run.layers} layers, hidden ${run.hidden}, ${run.heads} heads, context ${T}, ${(params / 1e6).toFixed(2)}M params`);
   }
 
   const runtime = new Runtime({ threads: settings.threads });
@@ -617,6 +675,11 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       await record({ event: 'eval', ...result });
       return result;
     };
+    if (step === 0 && init !== undefined) {
+      const full = await evaluate(evalSession, weightFeeds(weights), validTokens, T, run.batch);
+      initialVal = { step, loss: full.loss, ppl: Math.exp(full.loss), tokens: full.tokens };
+      log(`step 0: val loss ${initialVal.loss.toFixed(4)} on all ${initialVal.tokens} validation tokens`);
+    }
     if (step === 0 && settings.evalEvery > 0) {
       const e = await periodicEval();
       log(`step 0: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}) on ${e.tokens} tokens`);
@@ -629,7 +692,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
     let stoppedBy: PretrainResult['stoppedBy'] = 'steps';
     let savedStep = step;
     const checkpoint = async () => {
-      await saveCheckpoint(out, weights, decay, noDecay, { run, step, trainSeconds, evals });
+      await saveCheckpoint(out, weights, decay, noDecay, { run, step, trainSeconds, evals, initialVal });
       savedStep = step;
     };
 
@@ -686,7 +749,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       bars?.stop();
     }
     if (step !== savedStep) await checkpoint();
-    const base = { stoppedBy, step, tokensSeen: step * tokensPerStep, params, trainSeconds, evals };
+    const base = { stoppedBy, step, tokensSeen: step * tokensPerStep, params, trainSeconds, evals, initialVal };
     const trainLoss = recentLosses.length ? mean(recentLosses) : undefined;
     if (stoppedBy === 'stopAfter') {
       log(`stopped at step ${step} (checkpoint saved); rerun to continue`);
@@ -702,7 +765,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
     const bitsPerByte = (val.loss * val.tokens) / Math.LN2 / (await readFile(join(settings.corpus, 'valid.txt'))).length;
     await writeModel(out, run, vocab, weights, f16);
     const summary = {
-      model: 'userip house LM (gpt2 architecture)',
+      model: run.init === undefined ? 'userip house LM (gpt2 architecture)' : `${run.init}, continued (gpt2 architecture)`,
       params,
       layers: run.layers,
       hidden: run.hidden,
@@ -722,7 +785,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
       vocabSize: vocab.size,
-      tokenizer: run.tokenizer ?? 'gpt2 (r50k_base)',
+      tokenizer: run.init ?? run.tokenizer ?? 'gpt2 (r50k_base)',
       bits_per_byte: bitsPerByte,
     };
     await writeJson(join(out, 'pretrain-summary.json'), summary);
@@ -741,8 +804,9 @@ async function writeModel(dir: string, run: RunSettings, vocab: { size: number; 
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   await writeJson(join(dir, 'config.json'), hfGpt2Config(run, 'float16', vocab));
   await writeJson(join(dir, 'generation_config.json'), { bos_token_id: vocab.endOfText, eos_token_id: vocab.endOfText });
-  if (run.tokenizer === undefined) await writeGpt2TokenizerFiles(dir);
-  else for (const file of ['tokenizer.json', 'tokenizer_config.json']) await writeFileAtomic(join(dir, file), await readFile(join(run.tokenizer, file)));
+  const tokenizerDir = run.init ?? run.tokenizer;
+  if (tokenizerDir === undefined) await writeGpt2TokenizerFiles(dir);
+  else for (const file of await tokenizerFiles(tokenizerDir)) await writeFileAtomic(join(dir, file), await readFile(join(tokenizerDir, file)));
 }
 
 function mean(xs: readonly number[]): number {
