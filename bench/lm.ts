@@ -7,7 +7,7 @@
  * `npm run bench -- lm [--corpus DIR]`: DIR holds valid.txt and either train.txt (a full corpus from
  * `buildCorpus`) or train-unigram.json. The default, models/house-lm/heldout, ships with the repo.
  */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Runtime } from '../src/engine/index.js';
 import { writeJson } from '../src/io/files.js';
 import { CausalLm, causalMask, parameterCount, resolveLmDir, writeSafetensors, type LmConfig, type TensorToWrite } from '../src/lm/index.js';
-import { heldOutPerplexity, hfGpt2Config, initGpt2Weights, tokenizeCorpusText } from '../src/lm/pretrain.js';
+import { heldOutPerplexity, hfGpt2Config, initGpt2Weights, tokenizeCorpusText, writeGpt2TokenizerFiles } from '../src/lm/pretrain.js';
 import { GPT2_SMALL } from './engine.js';
 import { emit, peakRssMb, round, timeMedian } from './util.js';
 
@@ -75,14 +75,14 @@ async function throughput(lm: CausalLm, tokens: Uint16Array, repeats: number): P
 
 /**
  * A Hugging Face gpt2 checkpoint of shape `c` with random weights (the pretrain command's GPT-2
- * initialisation, F32) and the house LM's GPT-2 tokenizer files.
+ * initialisation, F32) and GPT-2's tokenizer files.
  */
-async function writeRandomGpt2(dir: string, c: LmConfig, tokenizerDir: string, seed: number): Promise<void> {
+async function writeRandomGpt2(dir: string, c: LmConfig, seed: number): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of initGpt2Weights(c, seed)) tensors[w.name] = { dtype: 'F32', shape: w.shape, data: w.data };
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
   await writeJson(join(dir, 'config.json'), hfGpt2Config({ context: c.maxPositions, hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads }, 'float32'));
-  for (const file of ['vocab.json', 'merges.txt']) await copyFile(join(tokenizerDir, file), join(dir, file));
+  await writeGpt2TokenizerFiles(dir);
 }
 
 function shown(path: string): string {
@@ -106,12 +106,12 @@ export async function lmBench(args: string[] = []): Promise<void> {
   const load = loadavg()[0];
   const houseDir = resolveLmDir('house');
   const corpusDir = values.corpus ?? join(houseDir, 'heldout');
-  const tokens = tokenizeCorpusText(await readFile(join(corpusDir, 'valid.txt'), 'utf8'));
+  const validText = await readFile(join(corpusDir, 'valid.txt'), 'utf8');
 
-  // 1. The house LM's speed.
+  // 1. The house LM's speed (on its own tokens of the held-out text).
   let rt = new Runtime({ threads });
   const house = await CausalLm.load(houseDir, { runtime: rt });
-  const houseSpeed = await throughput(house, tokens, 15);
+  const houseSpeed = await throughput(house, tokenizeCorpusText(validText, house.tokenizer), 15);
   await rt.close();
   emit({ bench: 'lm', event: 'throughput', threads, model: 'house', model_id: house.id, batch: BATCH, seq: SEQ, ...houseSpeed, peak_rss_mb: peakRssMb() });
 
@@ -140,7 +140,7 @@ export async function lmBench(args: string[] = []): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'userip-bench-lm-'));
   let gpt2Speed: Throughput;
   try {
-    await writeRandomGpt2(dir, GPT2_SMALL, houseDir, 0);
+    await writeRandomGpt2(dir, GPT2_SMALL, 0);
     rt = new Runtime({ threads });
     const gpt2 = await CausalLm.load(dir, { runtime: rt });
     for (const [key, value] of Object.entries(GPT2_SMALL)) {
@@ -148,7 +148,7 @@ export async function lmBench(args: string[] = []): Promise<void> {
       if (loaded !== value) throw new Error(`the written GPT-2-small checkpoint loads with ${key} = ${String(loaded)}, not ${String(value)}`);
     }
     const written = round((performance.now() - t0) / 1000, 1);
-    gpt2Speed = await throughput(gpt2, tokens, 5);
+    gpt2Speed = await throughput(gpt2, tokenizeCorpusText(validText, gpt2.tokenizer), 5);
     await rt.close();
     emit({
       bench: 'lm',
