@@ -1,7 +1,7 @@
 /**
  * `userip demo`: the main job on the embedded defaults — MovieLens latest-small and the house LM:
  * prepare -> tune soft tokens -> codebooks -> feature bank -> explain -> export -> CTR comparison
- * (five feature sets, warm and cold start, 5 seeds) -> the serving model. Every stage writes under
+ * (six feature sets, warm and cold start, 5 seeds) -> the serving model. Every stage writes under
  * the output directory with its effective config, so the demo is also a worked example of the CLI.
  */
 import { join } from 'node:path';
@@ -64,7 +64,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   const exported = await exportBank(run, join(opts.out, 'export'));
   console.log(`  ${exported.rows} users -> ${exported.csv}; soft tokens -> ${exported.soft_tokens}`);
 
-  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+random, id+softtokens; warm and cold start; ${seeds} seeds`);
+  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+ratebins, id+random, id+softtokens; warm and cold start; ${seeds} seeds`);
   const report = await compareFeatureSets({ data, run, out: opts.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
   console.log(formatCompare(report));
 
