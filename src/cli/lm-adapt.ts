@@ -3,10 +3,11 @@ import { Command } from 'commander';
 import { readJson } from '../io/files.js';
 import { adapt, adaptSettingsSchema, BEHAVIOUR_KEYS } from '../lm/adapt.js';
 import { BEHAVIOUR_FORMATS } from '../profile/index.js';
-import { intFlag, numberFlag, resolveConfig, switchFlag } from './config.js';
+import { resolveConfig, switchFlag } from './config.js';
+import { trainingFlags } from './lm-pretrain.js';
 
 export function adaptCommand(): Command {
-  return new Command('adapt')
+  const command = new Command('adapt')
     .description(
       'continue pretraining a GPT-2-architecture LM on the behaviour text of a prepared dataset\'s TRAIN split ' +
         '(the lines `profile tune` scores; validation rows only measure the held-out NLL, test rows are never read). ' +
@@ -22,20 +23,16 @@ export function adaptCommand(): Command {
     .option('--behaviour-source <src>', 'items | reviews | both (default items), as in `profile tune`')
     .option('--behaviour-format <fmt>', `item fields of each behaviour line: ${Object.keys(BEHAVIOUR_FORMATS).join(' | ')} (default full), as in \`profile tune\``)
     .option('--behaviour-ratings <on|off>', 'end each behaviour line with the user\'s rating (default on), as in `profile tune`', switchFlag)
-    .option('--behaviour-prefix <text>', 'first line of each user\'s document (default "Recently the user watched:"), as in `profile tune`')
-    .option('--steps <n>', 'optimizer steps (default 200)', intFlag)
-    .option('--batch <n>', 'sequences of the model\'s full context per step (default 16)', intFlag)
-    .option('--lr <x>', 'peak learning rate, cosine-decayed after warmup (default 5e-4)', numberFlag)
-    .option('--warmup <n>', 'linear warmup steps (default 20)', intFlag)
-    .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', numberFlag)
-    .option('--eval-every <n>', 'validation loss every N steps on the first --eval-tokens tokens, 0 = never (default 50)', intFlag)
-    .option('--eval-tokens <n>', 'validation tokens of the periodic evaluation (default 8192)', intFlag)
-    .option('--checkpoint-every <n>', 'checkpoint every N steps (default 50)', intFlag)
-    .option('--seed <n>', 'seed of batch sampling (default 0)', intFlag)
-    .option('--threads <n>', 'onnxruntime threads (default 1)', intFlag)
-    .option('--minutes <x>', 'time budget: stop training after this many minutes in total and save the model', numberFlag)
-    .option('--stop-after <n>', 'stop at this step with a checkpoint and no model files (rerun to continue)', intFlag)
-    .option('--no-progress', 'no progress bar')
+    .option('--behaviour-prefix <text>', 'first line of each user\'s document (default "Recently the user watched:"), as in `profile tune`');
+  return trainingFlags(command, {
+    batch: 'sequences of the model\'s full context per step (default 16)',
+    steps: 200,
+    lr: '5e-4',
+    warmup: 20,
+    evalEvery: 50,
+    checkpointEvery: 50,
+    seed: 'seed of batch sampling (default 0)',
+  })
     .action(async (flags) => {
       const { tuneConfig, ...rest } = flags;
       const fromTune = tuneConfig === undefined ? {} : await tuneBehaviour(tuneConfig);

@@ -4,7 +4,7 @@ import { pretrain, pretrainSettingsSchema } from '../lm/pretrain.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
 
 export function pretrainCommand(): Command {
-  return new Command('pretrain')
+  const command = new Command('pretrain')
     .description(
       'train a small GPT-2-architecture LM from scratch; resumable: rerun the same command to continue ' +
         'from the last checkpoint. Writes a Hugging Face gpt2 directory (config.json, model.safetensors and the tokenizer files).',
@@ -16,24 +16,36 @@ export function pretrainCommand(): Command {
     .option('--layers <n>', 'transformer blocks (default 4)', intFlag)
     .option('--hidden <n>', 'hidden size n_embd (default 256)', intFlag)
     .option('--heads <n>', 'attention heads (default 4)', intFlag)
-    .option('--context <n>', 'training sequence length = n_positions (default 128)', intFlag)
-    .option('--batch <n>', 'sequences per step (default 16)', intFlag)
-    .option('--steps <n>', 'optimizer steps (default 1000)', intFlag)
-    .option('--lr <x>', 'peak learning rate, cosine-decayed after warmup (default 2e-3)', numberFlag)
-    .option('--warmup <n>', 'linear warmup steps (default 60)', intFlag)
-    .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', numberFlag)
-    .option('--eval-every <n>', 'validation loss every N steps, 0 = never (default 100)', intFlag)
-    .option('--eval-tokens <n>', 'validation tokens used by the periodic evaluation (default 8192)', intFlag)
-    .option('--checkpoint-every <n>', 'checkpoint every N steps (default 100)', intFlag)
-    .option('--seed <n>', 'seed of initialization and batch sampling (default 0)', intFlag)
-    .option('--threads <n>', 'onnxruntime threads (default 1)', intFlag)
-    .option('--minutes <x>', 'time budget: stop training after this many minutes in total and save the model', numberFlag)
-    .option('--stop-after <n>', 'stop at this step with a checkpoint and no model files (rerun to continue)', intFlag)
-    .option('--no-progress', 'no progress bar')
+    .option('--context <n>', 'training sequence length = n_positions (default 128)', intFlag);
+  return trainingFlags(command, { batch: 'sequences per step (default 16)', steps: 1000, lr: '2e-3', warmup: 60, evalEvery: 100, checkpointEvery: 100, seed: 'seed of initialization and batch sampling (default 0)' })
     .action(async (flags) => {
       const settings = await resolveConfig(pretrainSettingsSchema, flags.config, flags);
       const result = await pretrain(settings);
       // The periodic evaluations are in train-log.jsonl; the summary stays short.
       console.log(JSON.stringify({ ...result, evals: undefined }, null, 2));
     });
+}
+
+/**
+ * The flags of a training loop that `lm pretrain` and `lm adapt` share (src/lm/pretrain.ts runs both);
+ * `defaults` names each command's own defaults in the help text.
+ */
+export function trainingFlags(
+  command: Command,
+  defaults: { batch: string; steps: number; lr: string; warmup: number; evalEvery: number; checkpointEvery: number; seed: string },
+): Command {
+  return command
+    .option('--batch <n>', defaults.batch, intFlag)
+    .option('--steps <n>', `optimizer steps (default ${defaults.steps})`, intFlag)
+    .option('--lr <x>', `peak learning rate, cosine-decayed after warmup (default ${defaults.lr})`, numberFlag)
+    .option('--warmup <n>', `linear warmup steps (default ${defaults.warmup})`, intFlag)
+    .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', numberFlag)
+    .option('--eval-every <n>', `validation loss every N steps on the first --eval-tokens tokens, 0 = never (default ${defaults.evalEvery})`, intFlag)
+    .option('--eval-tokens <n>', 'validation tokens of the periodic evaluation (default 8192)', intFlag)
+    .option('--checkpoint-every <n>', `checkpoint every N steps (default ${defaults.checkpointEvery})`, intFlag)
+    .option('--seed <n>', defaults.seed, intFlag)
+    .option('--threads <n>', 'onnxruntime threads (default 1)', intFlag)
+    .option('--minutes <x>', 'time budget: stop training after this many minutes in total and save the model', numberFlag)
+    .option('--stop-after <n>', 'stop at this step with a checkpoint and no model files (rerun to continue)', intFlag)
+    .option('--no-progress', 'no progress bar');
 }
