@@ -50,7 +50,11 @@ export async function profileDiagnostics(
   }
 
   const ratings = new Map<string, number[]>();
-  for (const i of train) ratings.set(i.user, [...(ratings.get(i.user) ?? []), i.rating]);
+  for (const i of train) {
+    const list = ratings.get(i.user);
+    if (list) list.push(i.rating);
+    else ratings.set(i.user, [i.rating]);
+  }
   const meanRating = users.map((u) => mean(ratings.get(u.user) ?? []));
   const eta2: Record<string, number> = {};
   result.ids.forEach((ids, j) => (eta2[`slot${j}`] = etaSquared(meanRating, ids)));
@@ -100,7 +104,9 @@ export function etaSquared(values: readonly number[], ids: ArrayLike<number>): n
   values.forEach((v, i) => {
     if (Number.isNaN(v)) return;
     all.push(v);
-    groups.set(ids[i], [...(groups.get(ids[i]) ?? []), v]);
+    const group = groups.get(ids[i]);
+    if (group) group.push(v);
+    else groups.set(ids[i], [v]);
   });
   const grand = mean(all);
   const total = all.reduce((s, v) => s + (v - grand) ** 2, 0);

@@ -425,7 +425,6 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   }
 
   function finish(finished: boolean): TuneResult {
-    if (finished && !codebooks.length) fitCodebooks();
     const ids = codebooks.map((cb, j) => (finished ? assign(cb, profileView(population, deltas, n, S, D, j)).ids : new Int32Array(n)));
     return {
       users: users.map((u) => u.user),
