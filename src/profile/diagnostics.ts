@@ -87,7 +87,8 @@ export async function profileDiagnostics(
   }
   return {
     val_nll_population: await nllWith(populationTable),
-    val_nll_user: await nllWith(result.softTokens),
+    // The trainer measured it at the end of its last round, with the same tokens.
+    val_nll_user: result.valNllEnd,
     val_nll_centroid: await nllWith(centroidTable),
     eta2_mean_rating: eta2,
     retrieval_top1: retrieval,
