@@ -89,7 +89,7 @@ async function tuningThroughput(lmDir: string, runtime: Runtime, config: TuneCon
   const lm = await CausalLm.load(lmDir, { runtime });
   const prepared = await loadPrepared(config.data);
   const users = new Set([...new Set(prepared.split.train.map((i) => i.user))].slice(0, COMPARE_USERS));
-  const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions);
+  const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions, prepared.config.threshold);
   const windows = userWindows(prepared.split.train.filter((i) => users.has(i.user)), prepared.dataset.items, lm.tokenizer, options);
   const behaviour = [...windows].map(([user, w]) => trainBehaviour(user, w));
   const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);

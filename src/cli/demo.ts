@@ -17,8 +17,14 @@ import { intFlag } from './config.js';
 import { formatCompare } from './eval.js';
 import { formatExplanation } from './profile.js';
 
-/** The demo's settings: configs/demo.json (tuning settings as `profile tune --config` takes them, and the CTR seeds). */
-const demoConfigSchema = z.object({ tune: z.record(z.string(), z.unknown()), seeds: z.number().int().positive() }).strict();
+/**
+ * The demo's settings: configs/demo.json (tuning settings as `profile tune --config` takes them, the CTR
+ * seeds, and optionally comparison settings as `eval compare --config` takes them). An ablation is such
+ * a file under configs/ablations/.
+ */
+const demoConfigSchema = z
+  .object({ tune: z.record(z.string(), z.unknown()), seeds: z.number().int().positive(), compare: z.record(z.string(), z.unknown()).optional() })
+  .strict();
 const DEMO_CONFIG = fileURLToPath(new URL('../../../configs/demo.json', import.meta.url));
 
 export function registerDemoCommand(program: Command): void {
@@ -64,8 +70,8 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   const exported = await exportBank(run, join(opts.out, 'export'));
   console.log(`  ${exported.rows} users -> ${exported.csv}; soft tokens -> ${exported.soft_tokens}`);
 
-  stage(`eval compare: DCN on id, id+userip, id+mfkmeans, id+ratebins, id+random, id+softtokens; warm and cold start; ${seeds} seeds`);
-  const report = await compareFeatureSets({ data, run, out: opts.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
+  stage(`eval compare: ${demo.compare ? 'the config\'s models, feature sets and protocols' : 'DCN on id, id+userip, id+mfkmeans, id+ratebins, id+random, id+softtokens; warm and cold start'}; ${seeds} seeds`);
+  const report = await compareFeatureSets({ ...demo.compare, data, run, out: opts.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
   console.log(formatCompare(report));
 
   stage('ctr train: the serving model (DCN on id+userip)');

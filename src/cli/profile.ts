@@ -17,6 +17,7 @@ export function profileCommand(): Command {
     .option('--behaviour-format <fmt>', `item fields of each behaviour line: ${Object.keys(BEHAVIOUR_FORMATS).join(' | ')} (default full: title, year, genres, categories, brand, price)`)
     .option('--behaviour-tokens <n>', 'tokens per window of behaviour text; the whole train history is cut into such windows (default 256, cut to the LM\'s context)', intFlag)
     .option('--behaviour-ratings <on|off>', 'end each behaviour line with the user\'s rating (default on)', switchFlag)
+    .option('--rating-text <style>', 'number | liked: write the rating as "rated 4.5", or as "liked" / "disliked" at the data\'s click threshold (default number)')
     .option('--rating-weight <x>', 'weight of the rating\'s tokens in the behaviour NLL, relative to the item text\'s (default 1: plain likelihood)', numberFlag)
     .option('--lr <x>', 'AdamW learning rate of the users\' tokens (default 0.05)', numberFlag)
     .option('--user-optimizer <name>', 'adamw | gradient: how a user\'s offset steps (gradient: lr × gradient / the user\'s first gradient norm in the E-step, along the LM\'s sensitive directions) (default adamw)')

@@ -20,6 +20,8 @@ export interface BehaviourOptions {
   itemFields?: readonly ItemField[];
   /** End each interaction's item text with the user's rating ("; rated 4.5"). Default false. */
   ratings?: boolean;
+  /** Write the rating as "liked" (above this threshold: the data's click label) or "disliked", not as a number. */
+  likedAbove?: number;
   /** Cut each interaction's text to this many tokens (the official code keeps 15 tokens of each review). */
   maxTokensPerInteraction?: number;
   /** Between interactions; default a newline. */
@@ -102,12 +104,17 @@ export function splitBehaviourText(
 function interactionLine(interaction: Interaction, item: ItemInfo | undefined, options: Omit<BehaviourOptions, 'maxTokens'>): BehaviourLine {
   const source = options.source ?? 'items';
   const itemPart = source === 'reviews' || !item ? '' : itemText(item, options.itemFields ?? DEFAULT_FIELDS);
-  const ratingPart = options.ratings ? `rated ${interaction.rating}` : '';
+  const ratingPart = options.ratings ? ratingText(interaction.rating, options.likedAbove) : '';
   const reviewPart = source === 'items' ? '' : join([interaction.summary, interaction.review], ' - ');
   // The rating ends the head, and the head starts the line.
   const head = join([itemPart, ratingPart], '; ');
   const text = join([head, reviewPart], ': ');
   return ratingPart ? { text, rating: [head.length - ratingPart.length, head.length] } : { text };
+}
+
+function ratingText(rating: number, likedAbove: number | undefined): string {
+  if (likedAbove === undefined) return `rated ${rating}`;
+  return rating > likedAbove ? 'liked' : 'disliked';
 }
 
 /** "Toy Story (1995); Adventure, Animation" or "Pop Filter; Musical Instruments, Microphones; Nady; price 12.99". */

@@ -123,7 +123,7 @@ export function behaviourDocuments(lines: ReadonlyMap<string, readonly string[]>
 /** The texts of train.txt and valid.txt: the train and validation splits of `prepared`, without the excluded users. */
 export function behaviourCorpus(prepared: Prepared, tune: TuneConfig, tokenizer: Tokenizer, excluded: ReadonlySet<string>): BehaviourCorpus {
   // Whole documents, not the tuner's windows: no context limit applies to the lines.
-  const options = behaviourOptions(tune, tokenizer, Number.POSITIVE_INFINITY);
+  const options = behaviourOptions(tune, tokenizer, Number.POSITIVE_INFINITY, prepared.config.threshold);
   const part = (rows: readonly Interaction[]) => {
     const lines = behaviourLines(rows.filter((row) => !excluded.has(row.user)), prepared.dataset.items, options);
     const { text, rows: written } = behaviourDocuments(lines, tune.behaviourPrefix);

@@ -36,6 +36,8 @@ export const tuneSchema = z.object({
   behaviourFormat: z.enum(Object.keys(BEHAVIOUR_FORMATS) as [BehaviourFormat, ...BehaviourFormat[]]).default('full'),
   /** Each line of behaviour text ends with the user's rating: how they judged an item, not only that they met it. */
   behaviourRatings: z.boolean().default(true),
+  /** How the rating is written: "rated 4.5", or "liked" / "disliked" at the data's click threshold (what a CTR label says). */
+  ratingText: z.enum(['number', 'liked']).default('number'),
   /** Weight of the rating's tokens in the behaviour NLL, relative to the item text's (1: plain likelihood). */
   ratingWeight: z.number().positive().default(1),
   mask: z.enum(MASK_MODES).default('paper'),
@@ -109,9 +111,10 @@ export async function tuneRun(config: TuneConfig): Promise<TuneSummary> {
 
 /**
  * How a tune run turns interactions into behaviour text; tuning, new users and the LM serving path
- * share it. The token budget is cut to what fits the LM's context after the template.
+ * share it. The token budget is cut to what fits the LM's context after the template. `threshold` is
+ * the prepared data's click threshold (for `ratingText: 'liked'`).
  */
-export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, contextLength: number): BehaviourOptions {
+export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, contextLength: number, threshold: number): BehaviourOptions {
   const templateLength = buildPrompt(templateTokens(tokenizer, config.slots, config.behaviourPrefix), []).tokens.length;
   const room = contextLength - templateLength;
   if (room < 1) throw new Error(`the template takes ${templateLength} tokens, the LM's whole context of ${contextLength}: shorten the slot texts or the behaviour prefix`);
@@ -120,6 +123,7 @@ export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, conte
     maxTokens: Math.min(config.behaviourTokens, room),
     source: config.behaviourSource,
     ratings: config.behaviourRatings,
+    likedAbove: config.ratingText === 'liked' ? threshold : undefined,
     itemFields: BEHAVIOUR_FORMATS[config.behaviourFormat],
   };
 }
@@ -127,12 +131,12 @@ export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, conte
 /** Each user's behaviour windows exactly as the tune run trained on them (train split, the run's window budget). */
 export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, BehaviourWindows>> {
   const prepared = await loadPrepared(tune.data);
-  return userWindows(prepared.split.train, prepared.dataset.items, tokenizer, behaviourOptions(tune, tokenizer, contextLength), tune.ratingWeight);
+  return userWindows(prepared.split.train, prepared.dataset.items, tokenizer, behaviourOptions(tune, tokenizer, contextLength, prepared.config.threshold), tune.ratingWeight);
 }
 
 /** Every user's whole train history (and validation text) as windows of token ids that fit the LM's context. */
 function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
-  const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions);
+  const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions, prepared.config.threshold);
   if (options.maxTokens < config.behaviourTokens) {
     console.warn(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
   }
@@ -252,7 +256,9 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
-    const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, behaviourOptions(config, lm.tokenizer, lm.config.maxPositions), config.ratingWeight);
+    const { threshold } = await readJson<{ threshold: number }>(join(config.data, 'config.json'));
+    const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions, threshold);
+    const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, options, config.ratingWeight);
     const users = [...windows].map(([user, w]) => trainBehaviour(user, w));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
     const result = await tuneWithProgress(lm, users, config, checkpointDir, tuned);

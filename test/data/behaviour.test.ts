@@ -39,6 +39,8 @@ test('ratings end each line, before any review text', () => {
   assert.equal(rated.get('a'), 'Toy Story; rated 4\nHeat; rated 3\nAlien; rated 5\nUp; rated 3');
   // Without catalog text the rating is still behaviour.
   assert.equal(rated.get('b'), 'rated 2');
+  const liked = behaviourText(history, items, { countTokens: words, maxTokens: 1000, ratings: true, likedAbove: 3, itemFields: ['title'] });
+  assert.equal(liked.get('a'), 'Toy Story; liked\nHeat; disliked\nAlien; liked\nUp; disliked');
   const withReviews = behaviourText(history, items, { countTokens: words, maxTokens: 1000, ratings: true, source: 'both', itemFields: ['title'] });
   assert.equal(withReviews.get('a')?.split('\n')[2], 'Alien; rated 5: Scary - In space no one hears.');
 });

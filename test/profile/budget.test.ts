@@ -10,10 +10,16 @@ const config = tuneSchema.parse({ data: 'd', out: 'o', behaviourTokens: 500, slo
 const templateLength = 1 + tokenizer.encode('The user likes').length + 1 + tokenizer.encode('. Seen:\n').length;
 
 it('cuts the budget to the context left after the template', () => {
-  assert.equal(behaviourOptions(config, tokenizer, 128).maxTokens, 128 - templateLength);
-  assert.equal(behaviourOptions(config, tokenizer, 1024).maxTokens, 500);
+  assert.equal(behaviourOptions(config, tokenizer, 128, 3).maxTokens, 128 - templateLength);
+  assert.equal(behaviourOptions(config, tokenizer, 1024, 3).maxTokens, 500);
 });
 
 it('refuses a template that fills the context', () => {
-  assert.throws(() => behaviourOptions(config, tokenizer, templateLength), /the template takes \d+ tokens, the LM's whole context of \d+/);
+  assert.throws(() => behaviourOptions(config, tokenizer, templateLength, 3), /the template takes \d+ tokens, the LM's whole context of \d+/);
+});
+
+it('writes the rating as liked or disliked at the data\'s click threshold when asked', () => {
+  const liked = behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o', ratingText: 'liked' }), tokenizer, 1024, 3.5);
+  assert.equal(liked.likedAbove, 3.5);
+  assert.equal(behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o' }), tokenizer, 1024, 3.5).likedAbove, undefined);
 });
