@@ -89,8 +89,9 @@ async function openSingle(path: string): Promise<TensorReader> {
   const handle = await open(path, 'r');
   try {
     const { tensors, metadata, header, dataStart } = await readHeader(handle, path);
-    if (metadata[CHECKSUM_KEY] !== undefined) await verifyChecksum(handle, path, header, dataStart);
-    return new SafetensorsReader(path, tensors, metadata, new Map([[path, handle]]));
+    const { [CHECKSUM_KEY]: checksum, ...rest } = metadata;
+    if (checksum !== undefined) await verifyChecksum(handle, path, header, dataStart);
+    return new SafetensorsReader(path, tensors, rest, new Map([[path, handle]]));
   } catch (err) {
     await handle.close();
     throw err;
