@@ -52,6 +52,8 @@ export interface TensorReader {
   readonly metadata: Readonly<Record<string, string>>;
   /** F32, F16 and BF16 tensors as float32 (exact: every F16/BF16 value is representable). */
   readFloat32(name: string): Promise<Float32Array>;
+  /** `readFloat32`, refusing a tensor that holds NaN or ±Infinity (weights that would poison every result). */
+  readFiniteFloat32(name: string): Promise<Float32Array>;
   /** I32 and I64 tensors (I64 as BigInt64Array, because values may exceed 2^53). */
   readIntegers(name: string): Promise<Int32Array | BigInt64Array>;
   close(): Promise<void>;
@@ -257,6 +259,16 @@ class SafetensorsReader implements TensorReader {
       default:
         throw new Error(`${info.file}: tensor "${name}" has dtype ${info.dtype}; expected F32, F16 or BF16`);
     }
+  }
+
+  async readFiniteFloat32(name: string): Promise<Float32Array> {
+    const values = await this.readFloat32(name);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      const info = this.info(name);
+      throw new CorruptFileError(`${info.file}: tensor "${name}" ${formatShape(info.shape)} holds ${values[bad]} at element ${bad}: the weights are corrupt or diverged`);
+    }
+    return values;
   }
 
   async readIntegers(name: string): Promise<Int32Array | BigInt64Array> {
