@@ -3,7 +3,9 @@
  * quote (which swallowed every later row when skipping bad rows), invalid UTF-8, and unknown settings.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../../src/cli/config.js';
 import { prepareSchema, readDataset } from '../../src/data/index.js';
 import { tuneSchema } from '../../src/profile/index.js';
@@ -66,4 +68,16 @@ test('unknown keys in a config file are refused by name: data prepare and profil
   await assert.rejects(resolveConfig(prepareSchema, prepareConfig, { out: dir }), { message: /Unrecognized key: "treshold"/ });
   const tuneConfig = await writeFixture(dir, 'tune.json', JSON.stringify({ epoch: 3 }));
   await assert.rejects(resolveConfig(tuneSchema, tuneConfig, { data: dir, out: dir }), { message: /Unrecognized key: "epoch"/ });
+});
+
+test('a flag value of the wrong type is refused naming the flag', () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  for (const [args, flag] of [
+    [['profile', 'tune', '--data', 'd', '--out', 'o', '--lr', 'abc'], "option '--lr <x>' argument 'abc' is invalid"],
+    [['data', 'prepare', '--out', 'o', '--threshold', 'three'], "option '--threshold <n>' argument 'three' is invalid"],
+  ] as const) {
+    const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    assert.notEqual(run.status, 0);
+    assert.ok(run.stderr.includes(flag), run.stderr);
+  }
 });
