@@ -14,7 +14,7 @@ export {
 export { assembleBatch, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
 export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
 export { packWindows } from './windows.js';
-export { RunRefusedError, runDataPath, type RunData } from './resume.js';
+export { assertRunMadeFrom, RunRefusedError, runDataPath, type RunData } from './resume.js';
 export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
   contrastWords,

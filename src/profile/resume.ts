@@ -33,6 +33,20 @@ export class RunRefusedError extends Error {
 }
 
 /**
+ * Refuses prepared data other than the data the tune run in `run` was made from (its `data.json`):
+ * its profiles would belong to other users and other splits. A run older than `data.json` is not checked.
+ */
+export async function assertRunMadeFrom(run: string, dataDir: string, dataHash: string): Promise<void> {
+  if (!existsSync(runDataPath(run))) return;
+  const recorded = await readJson<RunData>(runDataPath(run));
+  if (recorded.dataHash !== dataHash) {
+    throw new RunRefusedError(
+      `the tune run ${run} was made from the prepared data ${recorded.data} (hash ${recorded.dataHash.slice(0, 12)}…), not from ${dataDir} (hash ${dataHash.slice(0, 12)}…): give the data the run was tuned on, or tune a run on this data`,
+    );
+  }
+}
+
+/**
  * Refuses to go on from the checkpoint in `config.out` (an unfinished run's, or a finished run's last)
  * with other training settings or other data; a directory without a checkpoint takes anything.
  */

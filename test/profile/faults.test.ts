@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
 import { EMBEDDED_DATASET_DIR, loadPrepared, prepareData } from '../../src/data/index.js';
 import { Runtime } from '../../src/engine/index.js';
+import { trainServingModel } from '../../src/eval/index.js';
 import { CausalLm, openSafetensors, writeSafetensors } from '../../src/lm/index.js';
 import { DEFAULT_SLOTS, templateTokens, tuneProfiles, tuneRun, tuneSchema, type TuneOptions } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
@@ -55,13 +56,17 @@ it('two runs on one output directory: the second is refused, naming the holder',
   assert.match(String((refused[0] as PromiseRejectedResult).reason), new RegExp(`DirectoryLockedError: ${out} is in use by process ${process.pid} on .*userip profile tune`));
 });
 
-it('prepared data changed under a run: resuming from its checkpoint is refused', async () => {
+it('prepared data changed under a run: resuming from its checkpoint, and ctr train on it, are refused', async () => {
   const data = join(dir, 'data-reprepared');
   await prepareData({ dataset: source, out: data, threshold: 3, skipBadRows: false, maxUsers: 6 });
   const out = join(dir, 'reprepared');
   await tuneRun(settings(out, { data }));
   await prepareData({ dataset: source, out: data, threshold: 3, skipBadRows: false, maxUsers: 3 });
   await assert.rejects(tuneRun(settings(out, { data })), { name: 'RunRefusedError', message: new RegExp(`holds the checkpoint of a run made from data ${data} \\(hash .*\\), not from ${data} as it is now`) });
+  await assert.rejects(trainServingModel({ data, run: out, out: join(dir, 'ctr-other-data') }), {
+    name: 'RunRefusedError',
+    message: new RegExp(`the tune run ${out} was made from the prepared data ${data} \\(hash .*\\), not from ${data} \\(hash`),
+  });
 });
 
 it('source data changed after prepare: every step that reads the prepared data refuses, naming the file', async () => {
