@@ -14,7 +14,7 @@ import { Rng, Runtime } from '../src/engine/index.js';
 import { readJson } from '../src/io/files.js';
 import { CausalLm, type LmConfig } from '../src/lm/index.js';
 import { heldOutPerplexity } from '../src/lm/pretrain.js';
-import { behaviourOptions, templateTokens, trainerOptions, tuneProfiles, tuneRun, tuneSchema, userWindows, type TuneConfig } from '../src/profile/index.js';
+import { behaviourOptions, templateTokens, trainerOptions, tuneProfiles, tuneRun, trainBehaviour, tuneSchema, userWindows, type TuneConfig } from '../src/profile/index.js';
 import { gemmGflops, matmulParams } from './engine.js';
 import { emit, peakRssMb, round } from './util.js';
 
@@ -91,11 +91,11 @@ async function tuningThroughput(lmDir: string, runtime: Runtime, config: TuneCon
   const users = new Set([...new Set(prepared.split.train.map((i) => i.user))].slice(0, COMPARE_USERS));
   const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions);
   const windows = userWindows(prepared.split.train.filter((i) => users.has(i.user)), prepared.dataset.items, lm.tokenizer, options);
-  const behaviour = [...windows].map(([user, train]) => ({ user, train, valid: [] }));
+  const behaviour = [...windows].map(([user, w]) => trainBehaviour(user, w));
   const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
   const trainer = { ...trainerOptions(config, lm.id, undefined), populationSteps: 0, emRounds: 1, userSteps: COMPARE_STEPS, convergence: 0 };
   const result = await tuneProfiles(lm, template, behaviour, trainer);
-  const prompts = behaviour.flatMap((u) => u.train.slice(0, config.windowsPerStep));
+  const prompts = behaviour.flatMap((u) => u.train);
   const meanBehaviour = prompts.reduce((s, w) => s + w.length, 0) / prompts.length;
   const meanSeq = meanBehaviour + template.prefix.length + template.names.flat().length + template.names.length + 1;
   // Throughput counts behaviour tokens (what is scored); each costs its share of the template's too.

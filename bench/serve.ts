@@ -438,7 +438,7 @@ async function bytesPerUser(run: string, bankPath: string): Promise<Record<strin
   const lmDir = resolveLmDir(tuned.config.lm);
   const tokenizer = await loadTokenizer(lmDir);
   const windows = await runBehaviourWindows(tuned.config, tokenizer, (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);
-  const texts = new Map([...windows].map(([user, w]) => [user, w.map((ids) => tokenizer.decode(ids)).join('\n')]));
+  const texts = new Map([...windows].map(([user, w]) => [user, w.tokens.map((ids) => tokenizer.decode(ids)).join('\n')]));
   let textBytes = 0;
   for (const text of texts.values()) textBytes += Buffer.byteLength(text);
   let lmWeightBytes = 0;

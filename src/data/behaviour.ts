@@ -47,6 +47,13 @@ export function behaviourText(
   return texts;
 }
 
+/** One interaction's behaviour line, and where its rating is in it. */
+export interface BehaviourLine {
+  text: string;
+  /** Characters [start, end) of the rating ("rated 4.5") in `text`; absent when the line has none. */
+  rating?: [number, number];
+}
+
 /**
  * user → every interaction's line, oldest first (whole-history tuning packs them into windows; pass the
  * TRAIN part of a split). `maxTokens` does not apply here; `maxTokensPerInteraction` does.
@@ -56,16 +63,31 @@ export function behaviourLines(
   items: ReadonlyMap<string, ItemInfo>,
   options: Omit<BehaviourOptions, 'maxTokens'>,
 ): Map<string, string[]> {
+  return new Map([...ratedBehaviourLines(interactions, items, options)].map(([user, lines]) => [user, lines.map((line) => line.text)]));
+}
+
+/** `behaviourLines`, with each line's rating span (the tuner can weigh the rating's tokens). */
+export function ratedBehaviourLines(
+  interactions: readonly Interaction[],
+  items: ReadonlyMap<string, ItemInfo>,
+  options: Omit<BehaviourOptions, 'maxTokens'>,
+): Map<string, BehaviourLine[]> {
   const perLine = options.maxTokensPerInteraction;
-  const out = new Map<string, string[]>();
+  const out = new Map<string, BehaviourLine[]>();
   for (const [user, positions] of positionsByUser(interactions)) {
     const lines = sortByTime(positions.map((position) => interactions[position]))
-      .map((interaction) => interactionText(interaction, items.get(interaction.item), options))
-      .map((line) => (perLine === undefined ? line : cutToTokens(line, perLine, options.countTokens)))
-      .filter((line) => line !== '');
+      .map((interaction) => interactionLine(interaction, items.get(interaction.item), options))
+      .map((line) => (perLine === undefined ? line : cutLine(line, cutToTokens(line.text, perLine, options.countTokens))))
+      .filter((line) => line.text !== '');
     if (lines.length) out.set(user, lines);
   }
   return out;
+}
+
+/** A line cut to a prefix of its text keeps what is left of its rating span. */
+function cutLine(line: BehaviourLine, text: string): BehaviourLine {
+  if (!line.rating || line.rating[0] >= text.length) return { text };
+  return { text, rating: [line.rating[0], Math.min(line.rating[1], text.length)] };
 }
 
 /** Training text and validation text per user (the validation text is what validation NLL is measured on). */
@@ -77,12 +99,15 @@ export function splitBehaviourText(
   return { train: behaviourText(split.train, items, options), valid: behaviourText(split.valid, items, options) };
 }
 
-function interactionText(interaction: Interaction, item: ItemInfo | undefined, options: Omit<BehaviourOptions, 'maxTokens'>): string {
+function interactionLine(interaction: Interaction, item: ItemInfo | undefined, options: Omit<BehaviourOptions, 'maxTokens'>): BehaviourLine {
   const source = options.source ?? 'items';
   const itemPart = source === 'reviews' || !item ? '' : itemText(item, options.itemFields ?? DEFAULT_FIELDS);
   const ratingPart = options.ratings ? `rated ${interaction.rating}` : '';
   const reviewPart = source === 'items' ? '' : join([interaction.summary, interaction.review], ' - ');
-  return join([join([itemPart, ratingPart], '; '), reviewPart], ': ');
+  // The rating ends the head, and the head starts the line.
+  const head = join([itemPart, ratingPart], '; ');
+  const text = join([head, reviewPart], ': ');
+  return ratingPart ? { text, rating: [head.length - ratingPart.length, head.length] } : { text };
 }
 
 /** "Toy Story (1995); Adventure, Animation" or "Pop Filter; Musical Instruments, Microphones; Nady; price 12.99". */

@@ -25,6 +25,8 @@ export { sortByTime, splitByTime, writeSplitCsv, type Split } from './split.js';
 export { loadPrepared, prepareData, prepareSchema, PreparedDataChangedError, type PrepareConfig, type Prepared } from './prepared.js';
 export {
   behaviourLines,
+  ratedBehaviourLines,
+  type BehaviourLine,
   behaviourText,
   splitBehaviourText,
   type BehaviourOptions,

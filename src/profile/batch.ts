@@ -57,7 +57,7 @@ export function assembleBatch(lm: ProfileLm, prompts: readonly Prompt[], rows: r
     writeMask(p, mode, T, attentionMask, b * T * T);
     for (let t = p.behaviourStart - 1; t < n - 1; t++) {
       targets[b * T + t] = p.tokens[t + 1];
-      weights[b * T + t] = 1;
+      weights[b * T + t] = p.behaviourWeights?.[t + 1 - p.behaviourStart] ?? 1;
     }
   });
   return { batch: B, seq: T, inputsEmbeds, attentionMask, targets, weights };
@@ -74,6 +74,14 @@ export function softTokenGrads(prompts: readonly Prompt[], grad: Float32Array, s
     }),
   );
   return out;
+}
+
+/** The summed target weights of a prompt: what its share of a mean loss is normalised by. */
+export function promptWeight(p: Prompt): number {
+  if (!p.behaviourWeights) return p.tokens.length - p.behaviourStart;
+  let sum = 0;
+  for (const w of p.behaviourWeights) sum += w;
+  return sum;
 }
 
 /** Mean NLL per predicted token of each prompt in the batch. */

@@ -77,7 +77,12 @@ export async function profileDiagnostics(
     });
     retrieval = hits / sample.length;
 
-    const half = (parity: number): UserBehaviour[] => sample.map((u) => ({ user: users[u].user, train: users[u].train.filter((_, i) => i % 2 === parity), valid: [] }));
+    const half = (parity: number): UserBehaviour[] =>
+      sample.map((u) => {
+        const { user, train, trainWeights } = users[u];
+        const keep = (_: unknown, i: number) => i % 2 === parity;
+        return trainWeights ? { user, train: train.filter(keep), trainWeights: trainWeights.filter(keep), valid: [] } : { user, train: train.filter(keep), valid: [] };
+      });
     const frozen = { population: result.population, codebooks: result.codebooks, deltaCentroids: result.deltaCentroids };
     const tuneHalf = async (parity: number) => (await tuneProfiles(lm, template, half(parity), { ...options, frozen, checkpointDir: undefined, onProgress: undefined })).ids;
     // A user with one window has one in the first half only: both halves need at least one.

@@ -11,9 +11,9 @@ export {
   type Slot,
   type TemplateTokens,
 } from './template.js';
-export { assembleBatch, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
+export { assembleBatch, promptWeight, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
 export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
-export { packWindows } from './windows.js';
+export { packWindows, type BehaviourWindows } from './windows.js';
 export { assertRunMadeFrom, RunRefusedError, runDataPath, type RunData } from './resume.js';
 export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
@@ -34,6 +34,7 @@ export {
   readTunedProfiles,
   refitCodebooksWithout,
   runBehaviourWindows,
+  trainBehaviour,
   trainerOptions,
   userWindows,
   BEHAVIOUR_FORMATS,

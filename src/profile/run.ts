@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
-import { behaviourLines, loadPrepared, type BehaviourOptions, type Interaction, type ItemField, type ItemInfo, type Prepared } from '../data/index.js';
+import { loadPrepared, ratedBehaviourLines, type BehaviourLine, type BehaviourOptions, type Interaction, type ItemField, type ItemInfo, type Prepared } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
 import { lockDirectory } from '../io/lock.js';
@@ -20,10 +20,10 @@ import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplana
 import { checkResume, runDataPath, trainingSettings, type RunData } from './resume.js';
 import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, MASK_MODES, slotSchema, templateTokens, type Slot } from './template.js';
 import { fitProfileCodebooks, profileView, tuneProfiles, type FrozenProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
-import { packWindows } from './windows.js';
+import { packWindows, type BehaviourWindows } from './windows.js';
 
-/** How each interaction is written: which item fields make its line (the rating is a separate switch). */
-export const BEHAVIOUR_FORMATS = { full: undefined, title: ['title'], genres: ['genres', 'categories'], 'title+genres': ['title', 'genres', 'categories'] } as const satisfies Record<string, readonly ItemField[] | undefined>;
+/** How each interaction is written: which item fields make its line (the rating is a separate switch; 'rating': the rating alone). */
+export const BEHAVIOUR_FORMATS = { full: undefined, title: ['title'], genres: ['genres', 'categories'], 'title+genres': ['title', 'genres', 'categories'], rating: [] } as const satisfies Record<string, readonly ItemField[] | undefined>;
 export type BehaviourFormat = keyof typeof BEHAVIOUR_FORMATS;
 
 export const tuneSchema = z.object({
@@ -38,10 +38,16 @@ export const tuneSchema = z.object({
   behaviourFormat: z.enum(Object.keys(BEHAVIOUR_FORMATS) as [BehaviourFormat, ...BehaviourFormat[]]).default('full'),
   /** Each line of behaviour text ends with the user's rating: how they judged an item, not only that they met it. */
   behaviourRatings: z.boolean().default(true),
+  /** Weight of the rating's tokens in the behaviour NLL, relative to the item text's (1: plain likelihood). */
+  ratingWeight: z.number().positive().default(1),
   mask: z.enum(MASK_MODES).default('paper'),
   lr: z.number().positive().default(0.05),
+  userOptimizer: z.enum(['adamw', 'gradient']).default('adamw'),
+  /** Learning rate of the population token (default: `lr`). */
+  populationLr: z.number().positive().optional(),
   batchTokens: z.number().int().positive().default(4096),
-  windowsPerStep: z.number().int().positive().default(4),
+  /** 'auto': each E-step covers a user's whole history in its `userSteps` steps. */
+  windowsPerStep: z.union([z.number().int().positive(), z.literal('auto')]).default('auto'),
   populationSteps: z.number().int().nonnegative().default(100),
   userSteps: z.number().int().positive().default(8),
   convergence: z.number().min(0).max(1).default(0.1),
@@ -129,9 +135,9 @@ export function behaviourOptions(config: TuneConfig, tokenizer: Tokenizer, conte
 }
 
 /** Each user's behaviour windows exactly as the tune run trained on them (train split, the run's window budget). */
-export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, number[][]>> {
+export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer, contextLength: number): Promise<Map<string, BehaviourWindows>> {
   const prepared = await loadPrepared(tune.data);
-  return userWindows(prepared.split.train, prepared.dataset.items, tokenizer, behaviourOptions(tune, tokenizer, contextLength));
+  return userWindows(prepared.split.train, prepared.dataset.items, tokenizer, behaviourOptions(tune, tokenizer, contextLength), tune.ratingWeight);
 }
 
 /** Every user's whole train history (and validation text) as windows of token ids that fit the LM's context. */
@@ -141,17 +147,54 @@ function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig):
     console.warn(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
   }
   const valid = userWindows(prepared.split.valid, prepared.dataset.items, lm.tokenizer, options);
-  return [...userWindows(prepared.split.train, prepared.dataset.items, lm.tokenizer, options)].map(([user, train]) => ({ user, train, valid: valid.get(user) ?? [] }));
+  const train = userWindows(prepared.split.train, prepared.dataset.items, lm.tokenizer, options, config.ratingWeight);
+  return [...train].map(([user, windows]) => ({ ...trainBehaviour(user, windows), valid: valid.get(user)?.tokens ?? [] }));
 }
 
-/** user → the windows of their interactions' lines, oldest first; tuning, new users and diagnostics share it. */
-export function userWindows(interactions: readonly Interaction[], items: ReadonlyMap<string, ItemInfo>, tokenizer: Tokenizer, options: BehaviourOptions): Map<string, number[][]> {
+/** A user's train windows as the trainer takes them (no validation text). */
+export function trainBehaviour(user: string, windows: BehaviourWindows): UserBehaviour {
+  return windows.weights ? { user, train: windows.tokens, trainWeights: windows.weights, valid: [] } : { user, train: windows.tokens, valid: [] };
+}
+
+/**
+ * user → the windows of their interactions' lines, oldest first; tuning, new users and diagnostics share
+ * it. With a rating weight other than 1, each window carries its tokens' weights: the rating's tokens
+ * get `ratingWeight`, every other token 1.
+ */
+export function userWindows(interactions: readonly Interaction[], items: ReadonlyMap<string, ItemInfo>, tokenizer: Tokenizer, options: BehaviourOptions, ratingWeight = 1): Map<string, BehaviourWindows> {
   const separator = tokenizer.encode(options.separator ?? '\n');
-  const out = new Map<string, number[][]>();
-  for (const [user, lines] of behaviourLines(interactions, items, options)) {
-    out.set(user, packWindows(lines.map((line) => tokenizer.encode(line)), separator, options.maxTokens));
+  const out = new Map<string, BehaviourWindows>();
+  for (const [user, lines] of ratedBehaviourLines(interactions, items, options)) {
+    const encoded = lines.map((line) => tokenizer.encode(line.text));
+    if (ratingWeight === 1) {
+      out.set(user, { tokens: packWindows(encoded, separator, options.maxTokens) });
+      continue;
+    }
+    const weighted = lines.map((line, i) => {
+      const [from, to] = ratingTokens(tokenizer, line, encoded[i]);
+      return encoded[i].map((token, t): [number, number] => [token, t >= from && t < to ? ratingWeight : 1]);
+    });
+    const windows = packWindows(weighted, separator.map((token): [number, number] => [token, 1]), options.maxTokens);
+    out.set(user, { tokens: windows.map((w) => w.map(([token]) => token)), weights: windows.map((w) => w.map(([, weight]) => weight)) });
   }
   return out;
+}
+
+/**
+ * The token range [from, to) of a line's rating: the tokens after the longest common prefix with the
+ * text before the rating, up to the end of the text through the rating (a BPE may merge across the
+ * boundary, so the ranges come from the encodings, not from the characters).
+ */
+function ratingTokens(tokenizer: Tokenizer, line: BehaviourLine, tokens: readonly number[]): [number, number] {
+  if (!line.rating) return [0, 0];
+  const [start, end] = line.rating;
+  const prefixLength = (text: string) => {
+    const ids = tokenizer.encode(text);
+    let n = 0;
+    while (n < ids.length && n < tokens.length && ids[n] === tokens[n]) n++;
+    return n;
+  };
+  return [prefixLength(line.text.slice(0, start)), end === line.text.length ? tokens.length : prefixLength(line.text.slice(0, end))];
 }
 
 /** The trainer's options of a tune run (and of its new users, with `frozen`). */
@@ -159,6 +202,8 @@ export function trainerOptions(config: TuneConfig, lmId: string, checkpointDir: 
   return {
     mask: config.mask,
     lr: config.lr,
+    populationLr: config.populationLr ?? config.lr,
+    userOptimizer: config.userOptimizer,
     codebookSizes: config.slots.map((s) => s.k),
     batchTokens: config.batchTokens,
     windowsPerStep: config.windowsPerStep,
@@ -217,8 +262,8 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
-    const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, behaviourOptions(config, lm.tokenizer, lm.config.maxPositions));
-    const users = [...windows.entries()].map(([user, train]) => ({ user, train, valid: [] }));
+    const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, behaviourOptions(config, lm.tokenizer, lm.config.maxPositions), config.ratingWeight);
+    const users = [...windows].map(([user, w]) => trainBehaviour(user, w));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
     const result = await tuneWithProgress(lm, users, config, checkpointDir, tuned);
     const ids = users.map((_, u) => result.ids.map((slotIds) => slotIds[u]));

@@ -44,6 +44,8 @@ export interface Prompt {
   softPositions: number[];
   /** First position of the behaviour text proper: it and every later token are predicted. */
   behaviourStart: number;
+  /** Per behaviour token, the weight of predicting it (absent: 1 each). */
+  behaviourWeights?: readonly number[];
 }
 
 export const SOFT_TOKEN = -1;
@@ -71,7 +73,7 @@ export function templateTokens(tokenizer: Tokenizer, slots: Slot[], behaviourPre
   };
 }
 
-export function buildPrompt(template: TemplateTokens, behaviour: readonly number[]): Prompt {
+export function buildPrompt(template: TemplateTokens, behaviour: readonly number[], behaviourWeights?: readonly number[]): Prompt {
   const tokens = [template.start];
   const segments = [0];
   const softPositions: number[] = [];
@@ -94,7 +96,7 @@ export function buildPrompt(template: TemplateTokens, behaviour: readonly number
     tokens.push(t);
     segments.push(behaviourSegment);
   }
-  return { tokens, segments, softPositions, behaviourStart };
+  return behaviourWeights ? { tokens, segments, softPositions, behaviourStart, behaviourWeights } : { tokens, segments, softPositions, behaviourStart };
 }
 
 /**

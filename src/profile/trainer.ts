@@ -27,26 +27,41 @@ import { join } from 'node:path';
 import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
 import { assign, fitCodebook, type Codebook } from '../quantize/index.js';
-import { assembleBatch, meanNllPerPrompt, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
+import { assembleBatch, meanNllPerPrompt, promptWeight, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
 import { buildPrompt, type MaskMode, type Prompt, type TemplateTokens } from './template.js';
 
 export interface UserBehaviour {
   user: string;
   /** Windows of behaviour token ids from the train split, oldest first. */
   train: number[][];
+  /** Per train window, the weight of predicting each of its tokens (absent: 1 each). Validation NLL is never weighted. */
+  trainWeights?: number[][];
   /** Windows from the validation split (empty: no validation NLL for this user). */
   valid: number[][];
 }
 
 export interface TuneOptions {
   mask: MaskMode;
+  /** Learning rate of the users' offsets δ_u. */
   lr: number;
+  /**
+   * How a user's offset steps. 'adamw': AdamW, which moves every dimension by about lr whatever its
+   * gradient, so that dimensions the LM hardly responds to fill up with noise. 'gradient': lr times the
+   * gradient over the user's first gradient norm in the E-step: along the LM's sensitive directions, and
+   * shrinking as the user converges.
+   */
+  userOptimizer: 'adamw' | 'gradient';
+  /** AdamW learning rate of the population token θ̄. */
+  populationLr: number;
   /** Codebook size per slot. */
   codebookSizes: number[];
   /** An LM batch holds whole user steps up to this many prompt tokens. */
   batchTokens: number;
-  /** Windows in one step of a user (its windows are cycled in a seeded order across steps). */
-  windowsPerStep: number;
+  /**
+   * Windows in one step of a user (its windows are cycled in a seeded order across steps). 'auto':
+   * ⌈windows / userSteps⌉, so that every E-step covers the user's whole history.
+   */
+  windowsPerStep: number | 'auto';
   /** Steps of the population token before the users' own (0: θ̄ stays at its initial value). */
   populationSteps: number;
   /** Step budget of each user in each E-step. */
@@ -61,7 +76,11 @@ export interface TuneOptions {
   seed: number;
   /** θ̄ starts as U(-a, a); default a = the RMS of the template's token embeddings. */
   initScale?: number;
-  /** Frozen population token and codebooks: profile new users against a finished run (one E-step, no M-step). */
+  /**
+   * Frozen population token and codebooks: profile new users against a finished run. They take the same
+   * E-steps as the run's users (`emRounds` rounds, commitment from the second on) with no M-step, so
+   * that their offsets come from the same procedure as the codebooks' users'.
+   */
   frozen?: FrozenProfiles;
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
@@ -227,8 +246,8 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   const S = template.names.length;
   const D = lm.hiddenSize;
   const n = users.length;
-  const rounds = opts.frozen ? 1 : opts.emRounds;
-  const trainPrompts = users.map((u) => u.train.map((w) => buildPrompt(template, w)));
+  const rounds = opts.emRounds;
+  const trainPrompts = users.map((u) => u.train.map((w, i) => buildPrompt(template, w, u.trainWeights?.[i])));
   const validPrompts = users.map((u) => u.valid.map((w) => buildPrompt(template, w)));
 
   const population = new Float32Array(S * D);
@@ -236,7 +255,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   const theta: SoftTokenTable = { data: new Float32Array(n * S * D), slots: S, hidden: D };
   let codebooks: Codebook[] = opts.frozen?.codebooks ?? [];
   let deltaCentroids: Float32Array[] = opts.frozen?.deltaCentroids ?? [];
-  let populationOptimizer = new AdamW({ lr: opts.lr, weightDecay: 0 });
+  let populationOptimizer = new AdamW({ lr: opts.populationLr, weightDecay: 0 });
   let userOptimizer = new AdamW({ lr: opts.lr, weightDecay: 0 });
   const syncTheta = (u: number) => {
     for (let i = 0; i < S * D; i++) theta.data[u * S * D + i] = population[i] + deltas[u * S * D + i];
@@ -310,7 +329,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     for (let b = 0; b < prompts.length; b++) for (let i = 0; i < S * D; i++) g[i] += rows[b * S * D + i];
     populationOptimizer.stepRows({ name: 'population', data: population }, S * D, [0], g);
     st.populationStep++;
-    st.tokens += sumOf(batch.weights);
+    st.tokens += targetCount(prompts);
     opts.onProgress?.({ phase: 'population', round: 0, rounds, done: st.populationStep, total: opts.populationSteps, loss, activeUsers: n });
     await afterBatch();
   }
@@ -348,13 +367,13 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     const { loss, grad } = await lm.lossAndGrad(batch);
     assertFiniteStep(loss, grad, `LM batch ${st.batches + 1} (E-step ${st.round + 1})`, rows.map((u) => users[u].user));
     const perWindow = softTokenGrads(prompts, grad, batch.seq, D);
-    // Per user: the gradient of its own mean NLL per token (the batch loss is a mean over all tokens).
+    // Per user: the gradient of its own (weighted) mean NLL per token (the batch loss is a mean over all tokens).
     const total = sumOf(batch.weights);
-    const userTokens = new Float64Array(rows.length);
-    prompts.forEach((p, b) => (userTokens[owner[b]] += p.tokens.length - p.behaviourStart));
+    const userWeight = new Float64Array(rows.length);
+    prompts.forEach((p, b) => (userWeight[owner[b]] += promptWeight(p)));
     const g = new Float32Array(rows.length * S * D);
     prompts.forEach((_, b) => {
-      const scale = total / userTokens[owner[b]];
+      const scale = total / userWeight[owner[b]];
       for (let i = 0; i < S * D; i++) g[owner[b] * S * D + i] += perWindow[b * S * D + i] * scale;
     });
     rows.forEach((u, r) => addPenalties(u, g.subarray(r * S * D, (r + 1) * S * D)));
@@ -365,9 +384,15 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       st.stepsInRound[u]++;
       st.totalSteps[u]++;
     });
-    userOptimizer.stepRows({ name: 'deltas', data: deltas }, S * D, rows, g);
+    if (opts.userOptimizer === 'adamw') userOptimizer.stepRows({ name: 'deltas', data: deltas }, S * D, rows, g);
+    else {
+      rows.forEach((u, r) => {
+        const scale = st.firstGradNorm[u] > 0 ? opts.lr / st.firstGradNorm[u] : 0;
+        for (let i = 0; i < S * D; i++) deltas[u * S * D + i] -= scale * g[r * S * D + i];
+      });
+    }
     rows.forEach(syncTheta);
-    st.tokens += total;
+    st.tokens += targetCount(prompts);
     st.lossSum += loss;
     st.lossCount++;
     opts.onProgress?.({ phase: 'users', round: st.round, rounds, done: st.passPosition, total: st.passUsers.length, loss, activeUsers: st.passUsers.length });
@@ -377,7 +402,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
 
   function windowsForStep(u: number, step: number): Prompt[] {
     const all = trainPrompts[u];
-    const k = Math.min(opts.windowsPerStep, all.length);
+    const k = opts.windowsPerStep === 'auto' ? Math.ceil(all.length / opts.userSteps) : Math.min(opts.windowsPerStep, all.length);
     if (k === all.length) return all;
     const order = new Rng((opts.seed * 2654435761 + u) >>> 0).shuffle(all.map((_, i) => i));
     return Array.from({ length: k }, (_, i) => all[order[(step * k + i) % all.length]]);
@@ -387,7 +412,8 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   function addPenalties(u: number, g: Float32Array): void {
     const delta = deltas.subarray(u * S * D, (u + 1) * S * D);
     for (let i = 0; i < S * D; i++) g[i] += 2 * opts.prior * delta[i];
-    if (!codebooks.length || opts.commitment === 0) return;
+    // From the second E-step on, as in a run (frozen codebooks exist from the start).
+    if (!codebooks.length || opts.commitment === 0 || st.round === 0) return;
     for (let j = 0; j < S; j++) {
       const view = profileView(population, delta, 1, S, D, j);
       const code = assign(codebooks[j], view).ids[0];
@@ -563,6 +589,11 @@ function sumOf(xs: ArrayLike<number>): number {
 function mean(xs: number[]): number {
   const ok = xs.filter((x) => !Number.isNaN(x));
   return ok.length ? ok.reduce((s, x) => s + x, 0) / ok.length : NaN;
+}
+
+/** Behaviour tokens the prompts predict (what tokens/s counts, whatever their weights). */
+function targetCount(prompts: readonly Prompt[]): number {
+  return prompts.reduce((sum, p) => sum + p.tokens.length - p.behaviourStart, 0);
 }
 
 /**

@@ -4,7 +4,7 @@
  * to explain the user's behaviour text, then the run's frozen codebooks turn them into IDs. Scoring
  * is then the same as on the bank path, so the two differ only in where the IDs come from.
  */
-import { tuneProfiles, type ProfileLm, type TemplateTokens, type TuneOptions } from '../profile/index.js';
+import { trainBehaviour, tuneProfiles, type BehaviourWindows, type ProfileLm, type TemplateTokens, type TuneOptions } from '../profile/index.js';
 import type { FoundProfile, ProfileProvider } from './profiles.js';
 
 export interface LmProfilesOptions {
@@ -12,7 +12,7 @@ export interface LmProfilesOptions {
   /** The tune run's template (slots and behaviour prefix). */
   template: TemplateTokens;
   /** Behaviour windows (token ids) per user: what an LM path must keep per user and read on every request. */
-  behaviour: ReadonlyMap<string, readonly number[][]>;
+  behaviour: ReadonlyMap<string, BehaviourWindows>;
   /** The run's new-user settings: frozen population token and codebooks, its step budget. */
   trainer: TuneOptions;
 }
@@ -35,7 +35,7 @@ export class LmProfiles implements ProfileProvider {
     const windows = behaviour.get(user);
     if (windows === undefined) return undefined;
     // One user per call; concurrent requests queue their LM runs on the runtime's worker.
-    const result = await tuneProfiles(lm, template, [{ user, train: windows.map((w) => [...w]), valid: [] }], trainer);
+    const result = await tuneProfiles(lm, template, [trainBehaviour(user, windows)], trainer);
     return { ids: result.ids.map((slotIds) => slotIds[0]), source: 'lm' };
   }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
-import { assembleBatch, buildPrompt, DEFAULT_SLOTS, templateTokens, tuneProfiles, type TuneOptions, type UserBehaviour } from '../../src/profile/index.js';
+import { assembleBatch, buildPrompt, DEFAULT_SLOTS, promptWeight, templateTokens, tuneProfiles, type TuneOptions, type UserBehaviour } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const rt = new Runtime({ threads: 2 });
@@ -56,6 +56,22 @@ it('paper mask: a soft token gets the same gradient whatever the other slot hold
   assert.ok(cross.every((v) => v === 0));
 });
 
+it('behaviour weights become the batch\'s target weights, and the loss is their weighted mean', async () => {
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const behaviour = lm.tokenizer.encode('ab ba ab');
+  const weights = behaviour.map((_, i) => (i === 1 ? 3 : i === 2 ? 1 : 0));
+  const prompt = buildPrompt(template, behaviour, weights);
+  assert.equal(promptWeight(prompt), 4);
+  assert.equal(promptWeight(buildPrompt(template, behaviour)), behaviour.length);
+  const table = { data: new Rng(2).fillNormal(new Float32Array(64)), slots: 2, hidden: 32 };
+  const batch = assembleBatch(lm, [prompt], [0], table, 'paper');
+  assert.deepEqual([...batch.weights.subarray(prompt.behaviourStart - 1, batch.seq - 1)], weights);
+  const nll = await lm.tokenNll(batch);
+  const at = (i: number) => nll[prompt.behaviourStart - 1 + i];
+  const { loss } = await lm.lossAndGrad(batch);
+  assert.ok(Math.abs(loss - (3 * at(1) + at(2)) / 4) < 1e-4, `${loss}`);
+});
+
 function users(n: number, seed: number): UserBehaviour[] {
   const rng = new Rng(seed);
   const words = ['alpha', 'beta', 'gamma', 'delta'];
@@ -70,6 +86,8 @@ function users(n: number, seed: number): UserBehaviour[] {
 const options = (checkpointDir: string): TuneOptions => ({
   mask: 'paper',
   lr: 0.05,
+  populationLr: 0.05,
+  userOptimizer: 'adamw',
   codebookSizes: [3, 2],
   batchTokens: 120,
   windowsPerStep: 2,
@@ -97,6 +115,18 @@ it('tuning lowers the mean validation NLL, with one record per EM round and a co
   result.userSteps.forEach((steps) => assert.ok(steps >= 2 && steps <= 6, `steps ${steps}`));
 });
 
+it('gradient steps: a user\'s first step is lr along its gradient, and the users\' validation NLL falls below the population token\'s', async () => {
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const base = { ...options(join(dir, 'run-gradient')), userOptimizer: 'gradient' as const, populationSteps: 0, convergence: 0 };
+  const one = await tuneProfiles(lm, template, users(4, 2), { ...base, checkpointDir: undefined, emRounds: 1, userSteps: 1 });
+  for (let u = 0; u < 4; u++) {
+    const delta = one.deltas.subarray(u * 64, (u + 1) * 64);
+    assert.ok(Math.abs(Math.hypot(...delta) - base.lr) < 1e-5, `user ${u}: |δ| ${Math.hypot(...delta)}`);
+  }
+  const run = await tuneProfiles(lm, template, users(10, 1), base);
+  assert.ok(run.valNllEnd < run.valNllStart, `validation NLL ${run.valNllStart} -> ${run.valNllEnd}`);
+});
+
 it('every user starts at the population token: θ_u = θ̄ + δ_u with δ_u = 0', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const start = await tuneProfiles(lm, template, users(3, 1), { ...options(join(dir, 'init')), stopAfterSteps: 0 });
@@ -113,7 +143,9 @@ it('frozen profiles: new users move only their own offsets, against the given po
   const fresh = await tuneProfiles(lm, template, users(2, 9), { ...options(join(dir, 'new-users')), frozen });
   assert.deepEqual(fresh.population, run.population);
   assert.equal(fresh.codebooks, run.codebooks);
-  assert.equal(fresh.history.length, 1);
+  // The same E-steps as the run's users: one record per round, no codebook refit.
+  assert.equal(fresh.history.length, run.history.length);
+  assert.deepEqual(fresh.history.map((h) => h.steps.max), run.history.map((h) => h.steps.max));
   assert.ok(fresh.deltas.some((v) => v !== 0));
 });
 

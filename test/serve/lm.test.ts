@@ -49,7 +49,7 @@ before(async () => {
   options = {
     lm,
     template: templateTokens(lm.tokenizer, slots, 'watched:'),
-    behaviour: new Map(Object.entries(TEXTS).map(([user, text]) => [user, [lm.tokenizer.encode(text)]])),
+    behaviour: new Map(Object.entries(TEXTS).map(([user, text]) => [user, { tokens: [lm.tokenizer.encode(text)] }])),
     trainer: trainer(codebooks, 2),
   };
   fx = await writeServeFixture(dir, runtime);
@@ -66,6 +66,8 @@ function trainer(codebooks: Codebook[], steps: number): TuneOptions {
   return {
     mask: 'paper',
     lr: 0.05,
+    populationLr: 0.05,
+    userOptimizer: 'adamw',
     codebookSizes: codebooks.map((c) => c.k),
     batchTokens: 512,
     windowsPerStep: 4,
