@@ -11,8 +11,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 
-/** A lock not refreshed for this long belongs to a dead or hung process. */
-const STALE_MS = 30_000;
+/**
+ * A lock not refreshed for this long belongs to a dead or hung process. The holder refreshes it from
+ * its event loop, and proper-lockfile stops a holder that could not refresh in time, so this must
+ * outlast any stretch of synchronous work (codebook fits on large runs); a dead holder on this host is
+ * found at once by its PID anyway.
+ */
+const STALE_MS = 10 * 60_000;
 
 export interface LockOwner {
   pid: number;
