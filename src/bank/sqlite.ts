@@ -1,7 +1,10 @@
 /**
  * The embedded feature bank: one SQLite file (better-sqlite3), WAL mode so a serving process can read
- * while a refresh job writes cold-start users.
+ * while a refresh job writes cold-start users. A read-only bank (the server's) notices a file renamed
+ * over its path, or rewritten in place, and opens it again; a file caught half-written reads as an
+ * error (FeatureBankError), not as IDs.
  */
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
   checkEntries,
@@ -49,22 +52,19 @@ export interface SqliteOpenOptions {
   readonly?: boolean;
 }
 
-export class SqliteFeatureBank implements FeatureBank {
-  private readonly selectVersion: Database.Statement<[], { record: string }>;
-  private readonly writeVersion: Database.Statement<[string, string]>;
-  private readonly selectEntry: Database.Statement<[string], EntryRow>;
-  private readonly writeEntry: Database.Statement<[string, string, string | null]>;
-  private readonly clearEntries: Database.Statement<[]>;
-  private readonly countEntries: Database.Statement<[], { n: number }>;
-  private readonly selectPage: Database.Statement<[string, number], EntryRow>;
+/** An open database file and the statements prepared on it. */
+class Connection {
+  readonly selectVersion: Database.Statement<[], { record: string }>;
+  readonly writeVersion: Database.Statement<[string, string]>;
+  readonly selectEntry: Database.Statement<[string], EntryRow>;
+  readonly writeEntry: Database.Statement<[string, string, string | null]>;
+  readonly clearEntries: Database.Statement<[]>;
+  readonly countEntries: Database.Statement<[], { n: number }>;
+  readonly selectPage: Database.Statement<[string, number], EntryRow>;
   /** IN-list lookups by list length; lengths are rounded up to powers of two, so at most ten exist. */
   private readonly lookups = new Map<number, Database.Statement<(string | null)[], EntryRow>>();
 
-  private constructor(
-    private readonly db: Database.Database,
-    private readonly path: string,
-    private readonly readonly: boolean,
-  ) {
+  constructor(readonly db: Database.Database) {
     this.selectVersion = db.prepare('SELECT record FROM bank_version');
     this.writeVersion = db.prepare('INSERT OR REPLACE INTO bank_version (singleton, version_id, record) VALUES (1, ?, ?)');
     this.selectEntry = db.prepare('SELECT user, ids, source FROM profile_entries WHERE user = ?');
@@ -75,99 +75,7 @@ export class SqliteFeatureBank implements FeatureBank {
     this.selectPage = db.prepare('SELECT user, ids, source FROM profile_entries WHERE user > ? ORDER BY user LIMIT ?');
   }
 
-  /** Opens (creating when writable and missing) the bank at `path`; `:memory:` gives a private in-memory bank. */
-  static async open(path: string, options: SqliteOpenOptions = {}): Promise<SqliteFeatureBank> {
-    const readonly = options.readonly ?? false;
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, { readonly, fileMustExist: readonly });
-      if (!readonly) {
-        db.pragma('journal_mode = WAL');
-        // In WAL mode NORMAL cannot corrupt the file; a crash may lose only the last commits, which a bank rebuild restores.
-        db.pragma('synchronous = NORMAL');
-      }
-      prepareSchema(db, path, readonly);
-      return new SqliteFeatureBank(db, path, readonly);
-    } catch (error) {
-      db?.close();
-      if (error instanceof FeatureBankError) throw error;
-      throw new FeatureBankError(`cannot open feature bank ${path}${readonly ? ' read-only' : ''}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  async version(): Promise<BankVersion | undefined> {
-    return this.readVersion();
-  }
-
-  async setVersion(version: BankVersion, options: SetVersionOptions = {}): Promise<void> {
-    this.assertWritable();
-    const next = parseBankVersion(version, 'given to setVersion');
-    this.db
-      .transaction(() => {
-        const change = versionChange(this.readVersion(), next, this.countEntries.get()!.n, options);
-        if (change === 'keep') return;
-        if (change === 'replace') this.clearEntries.run();
-        this.writeVersion.run(versionId(next), JSON.stringify(next));
-      })
-      .immediate();
-  }
-
-  async get(user: string): Promise<ProfileEntry | undefined> {
-    const row = this.selectEntry.get(user);
-    return row && toEntry(row);
-  }
-
-  async getMany(users: readonly string[]): Promise<(ProfileEntry | undefined)[]> {
-    const found = new Map<string, ProfileEntry>();
-    // One read transaction, so every chunk sees the same snapshot.
-    this.db.transaction(() => {
-      for (let start = 0; start < users.length; start += MAX_LOOKUP) {
-        const chunk: (string | null)[] = users.slice(start, start + MAX_LOOKUP);
-        const size = lookupSize(chunk.length);
-        // NULL never matches in an IN-list, so padding lets one statement serve every length up to `size`.
-        while (chunk.length < size) chunk.push(null);
-        for (const row of this.lookup(size).all(...chunk)) found.set(row.user, toEntry(row));
-      }
-    })();
-    return users.map((user) => found.get(user));
-  }
-
-  async putMany(entries: readonly ProfileEntry[]): Promise<void> {
-    this.assertWritable();
-    this.db
-      .transaction(() => {
-        // Read the version inside the write lock, so a concurrent re-stamp cannot slip in between.
-        checkEntries(this.readVersion(), entries);
-        for (const { user, ids, source } of entries) this.writeEntry.run(user, encodeIds(ids), source ?? null);
-      })
-      .immediate();
-  }
-
-  async count(): Promise<number> {
-    return this.countEntries.get()!.n;
-  }
-
-  /** Pages by key rather than holding a cursor, so callers may use the bank between pages. Sorted by user. */
-  async *users(): AsyncGenerator<ProfileEntry> {
-    let after = '';
-    for (;;) {
-      const rows = this.selectPage.all(after, PAGE_SIZE);
-      for (const row of rows) yield toEntry(row);
-      if (rows.length < PAGE_SIZE) return;
-      after = rows[rows.length - 1]!.user;
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close();
-  }
-
-  private readVersion(): BankVersion | undefined {
-    const row = this.selectVersion.get();
-    return row && parseBankVersion(JSON.parse(row.record), `stored in ${this.path}`);
-  }
-
-  private lookup(size: number): Database.Statement<(string | null)[], EntryRow> {
+  lookup(size: number): Database.Statement<(string | null)[], EntryRow> {
     let statement = this.lookups.get(size);
     if (!statement) {
       statement = this.db.prepare<(string | null)[], EntryRow>(`SELECT user, ids, source FROM profile_entries WHERE user IN (${Array(size).fill('?').join(',')})`);
@@ -175,9 +83,177 @@ export class SqliteFeatureBank implements FeatureBank {
     }
     return statement;
   }
+}
+
+/**
+ * Which file a path named, and how it looked, when it was opened: a file renamed over the path has
+ * another inode; one overwritten in place, another modification time or size. SQLite's page cache does
+ * not see bytes written around it, so either change means opening the file again.
+ */
+interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export class SqliteFeatureBank implements FeatureBank {
+  private constructor(
+    private connection: Connection,
+    private readonly path: string,
+    private readonly readonly: boolean,
+    /** Of a read-only file bank: the file opened, so that a file replaced or rewritten at `path` is noticed and opened again. */
+    private identity: FileIdentity | undefined,
+  ) {}
+
+  /** Opens (creating when writable and missing) the bank at `path`; `:memory:` gives a private in-memory bank. */
+  static async open(path: string, options: SqliteOpenOptions = {}): Promise<SqliteFeatureBank> {
+    const readonly = options.readonly ?? false;
+    const connection = openConnection(path, readonly);
+    try {
+      return new SqliteFeatureBank(connection, path, readonly, readonly ? fileIdentity(path) : undefined);
+    } catch (error) {
+      connection.db.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The stored version. A read-only bank (as in every lookup) first checks that `path` still names the
+   * file it opened, unchanged; a file put or written there since (a re-tuned bank copied into place)
+   * is opened again, and its version returned.
+   */
+  async version(): Promise<BankVersion | undefined> {
+    this.followReplacement();
+    return this.reading(() => this.readVersion());
+  }
+
+  async setVersion(version: BankVersion, options: SetVersionOptions = {}): Promise<void> {
+    this.assertWritable();
+    const next = parseBankVersion(version, 'given to setVersion');
+    const c = this.connection;
+    c.db
+      .transaction(() => {
+        const change = versionChange(this.readVersion(), next, c.countEntries.get()!.n, options);
+        if (change === 'keep') return;
+        if (change === 'replace') c.clearEntries.run();
+        c.writeVersion.run(versionId(next), JSON.stringify(next));
+      })
+      .immediate();
+  }
+
+  async get(user: string): Promise<ProfileEntry | undefined> {
+    this.followReplacement();
+    const row = this.reading(() => this.connection.selectEntry.get(user));
+    return row && toEntry(row);
+  }
+
+  async getMany(users: readonly string[]): Promise<(ProfileEntry | undefined)[]> {
+    this.followReplacement();
+    const found = new Map<string, ProfileEntry>();
+    const c = this.connection;
+    // One read transaction, so every chunk sees the same snapshot.
+    this.reading(() =>
+      c.db.transaction(() => {
+        for (let start = 0; start < users.length; start += MAX_LOOKUP) {
+          const chunk: (string | null)[] = users.slice(start, start + MAX_LOOKUP);
+          const size = lookupSize(chunk.length);
+          // NULL never matches in an IN-list, so padding lets one statement serve every length up to `size`.
+          while (chunk.length < size) chunk.push(null);
+          for (const row of c.lookup(size).all(...chunk)) found.set(row.user, toEntry(row));
+        }
+      })(),
+    );
+    return users.map((user) => found.get(user));
+  }
+
+  async putMany(entries: readonly ProfileEntry[]): Promise<void> {
+    this.assertWritable();
+    const c = this.connection;
+    c.db
+      .transaction(() => {
+        // Read the version inside the write lock, so a concurrent re-stamp cannot slip in between.
+        checkEntries(this.readVersion(), entries);
+        for (const { user, ids, source } of entries) c.writeEntry.run(user, encodeIds(ids), source ?? null);
+      })
+      .immediate();
+  }
+
+  async count(): Promise<number> {
+    return this.reading(() => this.connection.countEntries.get()!.n);
+  }
+
+  /** Pages by key rather than holding a cursor, so callers may use the bank between pages. Sorted by user. */
+  async *users(): AsyncGenerator<ProfileEntry> {
+    let after = '';
+    for (;;) {
+      const rows = this.reading(() => this.connection.selectPage.all(after, PAGE_SIZE));
+      for (const row of rows) yield toEntry(row);
+      if (rows.length < PAGE_SIZE) return;
+      after = rows[rows.length - 1]!.user;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.connection.db.open) this.connection.db.close();
+  }
+
+  private readVersion(): BankVersion | undefined {
+    const row = this.connection.selectVersion.get();
+    return row && parseBankVersion(JSON.parse(row.record), `stored in ${this.path}`);
+  }
+
+  /** A read whose SQLite failure (a file overwritten in place reads as corrupt) is a FeatureBankError naming the file. */
+  private reading<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof FeatureBankError) throw error;
+      throw new FeatureBankError(`cannot read feature bank ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Of a read-only file bank: opens the file at `path` again when it is not the one opened, as it was; the old connection is closed. */
+  private followReplacement(): void {
+    if (!this.identity) return;
+    const now = fileIdentity(this.path);
+    const then = this.identity;
+    if (now.dev === then.dev && now.ino === then.ino && now.size === then.size && now.mtimeMs === then.mtimeMs) return;
+    const replacement = openConnection(this.path, this.readonly);
+    this.connection.db.close();
+    this.connection = replacement;
+    this.identity = now;
+  }
 
   private assertWritable(): void {
     if (this.readonly) throw new FeatureBankError(`feature bank ${this.path} is open read-only`);
+  }
+}
+
+function openConnection(path: string, readonly: boolean): Connection {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+    if (!readonly) {
+      db.pragma('journal_mode = WAL');
+      // In WAL mode NORMAL cannot corrupt the file; a crash may lose only the last commits, which a bank rebuild restores.
+      db.pragma('synchronous = NORMAL');
+    }
+    prepareSchema(db, path, readonly);
+    return new Connection(db);
+  } catch (error) {
+    db?.close();
+    if (error instanceof FeatureBankError) throw error;
+    throw new FeatureBankError(`cannot open feature bank ${path}${readonly ? ' read-only' : ''}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function fileIdentity(path: string): FileIdentity {
+  try {
+    const { dev, ino, size, mtimeMs } = statSync(path);
+    return { dev, ino, size, mtimeMs };
+  } catch (error) {
+    throw new FeatureBankError(`feature bank ${path} is gone: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -3,6 +3,7 @@
  * to its outputs, so a result can always be traced to the settings that made it.
  */
 import { readFile } from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 
 /**
@@ -32,9 +33,10 @@ export async function resolveConfig<S extends z.ZodType>(
   return parsed.data;
 }
 
+// Flag parsers throw InvalidArgumentError, which commander reports naming the flag: `option '--lr <x>' argument 'abc' is invalid`.
 export const intFlag = (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`not an integer: ${v}`);
   return n;
 };
 
@@ -42,11 +44,11 @@ export const intFlag = (v: string): number => {
 export const switchFlag = (v: string): boolean => {
   if (['on', 'yes', 'true'].includes(v)) return true;
   if (['off', 'no', 'false'].includes(v)) return false;
-  throw new Error(`not on or off: ${v}`);
+  throw new InvalidArgumentError(`not on or off: ${v}`);
 };
 
 export const numberFlag = (v: string): number => {
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`not a number: ${v}`);
   return n;
 };

@@ -1,7 +1,7 @@
 /** `userip data prepare`: read a dataset, split it by time per user, and record how. */
 import { Command } from 'commander';
 import { prepareData, prepareSchema } from '../data/index.js';
-import { intFlag, resolveConfig } from './config.js';
+import { intFlag, numberFlag, resolveConfig } from './config.js';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('datasets: read, split, export');
@@ -11,7 +11,7 @@ export function dataCommand(): Command {
     .option('--config <file>', 'JSON config; flags override it')
     .option('--dataset <path>', 'dataset folder or file (format detected), or "embedded" (default)')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--threshold <n>', 'click label = rating > threshold (default 3)', Number)
+    .option('--threshold <n>', 'click label = rating > threshold (default 3)', numberFlag)
     .option('--skip-bad-rows', 'count and report malformed rows instead of stopping at the first')
     .option('--max-users <n>', 'keep only the first N users (quick runs)', intFlag)
     .action(async (flags) => {

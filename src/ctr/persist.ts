@@ -70,7 +70,7 @@ export async function loadCtrModel(dir: string, options: CtrModelOptions = {}): 
       if (info.shape.join() !== t.shape.join()) {
         throw new Error(`${reader.path}: tensor "${name}" has shape [${info.shape}], the model needs [${t.shape}]`);
       }
-      t.data.set(await reader.readFloat32(name));
+      t.data.set(await reader.readFiniteFloat32(name));
     }
     const extra = [...reader.tensors.keys()].filter((n) => !(n in expected));
     if (extra.length > 0) throw new Error(`${reader.path}: unexpected tensors ${extra.join(', ')}`);

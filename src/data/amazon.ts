@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
-import { BadRows, fileStem, JSONL, readRows, type Row } from './rows.js';
+import { BadRows, fileStem, FIVE_STARS, JSONL, readRows, type Row } from './rows.js';
 
 export const amazonSpec = z
   .object({
@@ -22,7 +22,7 @@ export async function readAmazon(spec: z.output<typeof amazonSpec>, bad: BadRows
     const interaction = {
       user: row.id('reviewerID'),
       item: row.id('asin'),
-      rating: row.number('overall'),
+      rating: row.rating('overall', FIVE_STARS),
       timestamp: row.time('unixReviewTime'),
       review: row.text('reviewText'),
       summary: row.text('summary'),

@@ -22,7 +22,7 @@ export {
   type ReadResult,
 } from './spec.js';
 export { sortByTime, splitByTime, writeSplitCsv, type Split } from './split.js';
-export { loadPrepared, prepareData, prepareSchema, type PrepareConfig, type Prepared } from './prepared.js';
+export { loadPrepared, prepareData, prepareSchema, PreparedDataChangedError, type PrepareConfig, type Prepared } from './prepared.js';
 export {
   behaviourLines,
   ratedBehaviourLines,

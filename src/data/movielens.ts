@@ -2,7 +2,10 @@
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
-import { BadRows, CSV, readRows, type Row, type TableFormat } from './rows.js';
+import { BadRows, CSV, FIVE_STARS, readRows, type RatingScale, type Row, type TableFormat } from './rows.js';
+
+/** MovieLens latest, 20M and 25M rate in half stars (100K and 1M in whole ones). */
+const HALF_STARS: RatingScale = { min: 0.5, max: 5 };
 
 const dirSpec = { name: z.string().optional(), dir: z.string() };
 
@@ -35,14 +38,14 @@ function movie(row: Row, item: string, titleField: string, genres: string[] | un
   return withoutUndefined({ item, ...(raw === undefined ? {} : parseMovieTitle(raw)), genres });
 }
 
-function rating(row: Row, user: string, item: string, ratingField: string, timeField: string): Interaction {
-  return { user: row.id(user), item: row.id(item), rating: row.number(ratingField), timestamp: row.time(timeField) };
+function rating(row: Row, user: string, item: string, ratingField: string, timeField: string, scale: RatingScale): Interaction {
+  return { user: row.id(user), item: row.id(item), rating: row.rating(ratingField, scale), timestamp: row.time(timeField) };
 }
 
 export async function readMovieLens(spec: z.output<typeof movieLensSpec>, bad: BadRows): Promise<Dataset> {
   const interactions: Interaction[] = [];
   await readRows(join(spec.dir, 'ratings.csv'), CSV, bad, (row) => {
-    interactions.push(rating(row, 'userId', 'movieId', 'rating', 'timestamp'));
+    interactions.push(rating(row, 'userId', 'movieId', 'rating', 'timestamp', HALF_STARS));
   });
   const items = new Map<string, ItemInfo>();
   await readRows(join(spec.dir, 'movies.csv'), CSV, bad, (row) => {
@@ -91,7 +94,7 @@ async function readUsers(file: string, format: TableFormat, bad: BadRows): Promi
 export async function readMovieLens100k(spec: z.output<typeof movieLens100kSpec>, bad: BadRows): Promise<Dataset> {
   const interactions: Interaction[] = [];
   await readRows(join(spec.dir, 'u.data'), table('\t', ['user_id', 'item_id', 'rating', 'timestamp']), bad, (row) => {
-    interactions.push(rating(row, 'user_id', 'item_id', 'rating', 'timestamp'));
+    interactions.push(rating(row, 'user_id', 'item_id', 'rating', 'timestamp', FIVE_STARS));
   });
   const items = new Map<string, ItemInfo>();
   const itemColumns = ['movie_id', 'title', 'release_date', 'video_release_date', 'imdb_url', ...GENRES_100K];
@@ -110,7 +113,7 @@ export async function readMovieLens100k(spec: z.output<typeof movieLens100kSpec>
 export async function readMovieLens1m(spec: z.output<typeof movieLens1mSpec>, bad: BadRows): Promise<Dataset> {
   const interactions: Interaction[] = [];
   await readRows(join(spec.dir, 'ratings.dat'), table('::', ['UserID', 'MovieID', 'Rating', 'Timestamp']), bad, (row) => {
-    interactions.push(rating(row, 'UserID', 'MovieID', 'Rating', 'Timestamp'));
+    interactions.push(rating(row, 'UserID', 'MovieID', 'Rating', 'Timestamp', FIVE_STARS));
   });
   const items = new Map<string, ItemInfo>();
   await readRows(join(spec.dir, 'movies.dat'), table('::', ['MovieID', 'Title', 'Genres']), bad, (row) => {

@@ -2,10 +2,11 @@
  * Reading input files record by record: gzip detection, line streaming, CSV via csv-parse, JSON lines,
  * typed field access, and bad-row errors located as `file:line:field`. Every reader goes through here.
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse';
@@ -66,6 +67,15 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** An ISO date or date-time without a zone offset. */
 const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/;
 
+/** The lowest and highest rating a dataset can hold (MovieLens latest 0.5 to 5, Amazon 1 to 5, ...). */
+export interface RatingScale {
+  min: number;
+  max: number;
+}
+
+/** Whole stars, 1 to 5: Amazon, Yelp, MovieLens 100K and 1M. */
+export const FIVE_STARS: RatingScale = { min: 1, max: 5 };
+
 /** One record of a file, with typed field access whose failures name the file, line and field. */
 export class Row {
   line = 0;
@@ -112,6 +122,13 @@ export class Row {
 
   number(field: string): number {
     return this.optionalNumber(field) ?? this.fail(field, 'missing');
+  }
+
+  /** A required rating on the dataset's scale; without a scale, any number. */
+  rating(field: string, scale: RatingScale | undefined): number {
+    const value = this.number(field);
+    if (scale && !(value >= scale.min && value <= scale.max)) this.fail(field, `${value} is outside the rating scale ${scale.min} to ${scale.max}`);
+    return value;
   }
 
   optionalNumber(field: string): number | undefined {
@@ -184,7 +201,9 @@ export async function openInput(file: string): Promise<Readable> {
 
 /** Calls `visit` for each line (1-based number, without its line ending), streaming the file. */
 export async function forEachLine(file: string, visit: (line: string, number: number) => void): Promise<void> {
-  const input = await openInput(file);
+  const raw = await openInput(file);
+  const input = raw.pipe(utf8Lines(file));
+  raw.on('error', (error) => input.destroy(error));
   input.setEncoding('utf8');
   let rest = '';
   let number = 0;
@@ -224,34 +243,115 @@ export async function readRows(file: string, format: TableFormat, bad: BadRows, 
   }
 
   if (format.columns !== 'header') row.setColumns(format.columns);
-  let needHeader = format.columns === 'header';
-  const parser = parseCsv({
-    delimiter: format.delimiter,
-    quote: format.quote ? '"' : false,
-    encoding: format.encoding,
-    bom: true,
-    skip_empty_lines: true,
-    // Short rows reach `visit`, which names the missing field, rather than failing as a whole record.
-    relax_column_count: true,
-    skip_records_with_error: true,
-    on_skip: (error) => {
-      if (error) bad.add(new DataError(file, Number(error.lines), 'row', error.message));
-    },
-    // Visiting inside on_record (and dropping the record) gives the exact line number cheaply.
-    on_record: (record: string[], context) => {
-      if (needHeader) {
-        row.setColumns(record);
-        needHeader = false;
-      } else {
+  let columnCount = format.columns === 'header' ? undefined : format.columns.length;
+  /**
+   * Parses from `fromLine` to the end. An unterminated quote would swallow every line after it as one
+   * field; the line after the last good record (where that field opened) is returned instead, so that
+   * the caller reports it and parses again past it.
+   */
+  const parseFrom = async (fromLine: number): Promise<number | undefined> => {
+    let lastLine = fromLine - 1;
+    let unclosedAt: number | undefined;
+    const parser = parseCsv({
+      delimiter: format.delimiter,
+      quote: format.quote ? '"' : false,
+      encoding: format.encoding,
+      bom: true,
+      skip_empty_lines: true,
+      // Short rows reach `visit`, which names the missing field, rather than failing as a whole record.
+      relax_column_count: true,
+      skip_records_with_error: true,
+      on_skip: (error) => {
+        if (!error) return;
+        if (error.code === 'CSV_QUOTE_NOT_CLOSED') unclosedAt = lastLine + 1;
+        else {
+          lastLine = Number(error.lines);
+          bad.add(new DataError(file, lastLine, 'row', error.message));
+        }
+      },
+      // Visiting inside on_record (and dropping the record) gives the exact line number cheaply.
+      on_record: (record: string[], context) => {
+        lastLine = context.lines + fromLine - 1;
+        if (columnCount === undefined) {
+          row.setColumns(record);
+          columnCount = record.length;
+          return null;
+        }
         guarded(() => {
-          row.set(context.lines, record);
+          if (record.length > columnCount!) throw new DataError(file, lastLine, 'row', `${record.length} fields, but the file has ${columnCount} columns`);
+          row.set(lastLine, record);
           visit(row);
         });
+        return null;
+      },
+    });
+    const stages: Transform[] = [...(format.encoding === 'utf8' ? [utf8Lines(file)] : []), ...(fromLine > 1 ? [withoutLines(fromLine - 1)] : [])];
+    await pipeline([await openInput(file), ...stages, parser]);
+    return unclosedAt;
+  };
+  for (let fromLine = 1; ; ) {
+    const unclosedAt = await parseFrom(fromLine);
+    if (unclosedAt === undefined) return;
+    bad.add(new DataError(file, unclosedAt, 'row', 'a quoted field opens here and is never closed'));
+    fromLine = unclosedAt + 1;
+  }
+}
+
+/** Drops the first `count` lines of a byte stream (csv-parse's own `from_line` still parses them). */
+function withoutLines(count: number): Transform {
+  let left = count;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let start = 0;
+      while (left > 0 && start < chunk.length) {
+        const end = chunk.indexOf(0x0a, start);
+        if (end === -1) return done();
+        left--;
+        start = end + 1;
       }
-      return null;
+      done(null, start === 0 ? chunk : chunk.subarray(start));
     },
   });
-  await pipeline(await openInput(file), parser);
+}
+
+/**
+ * Passes bytes through, checking that every line is valid UTF-8; the first that is not is a fatal
+ * DataError naming its line (decoding would silently turn it into U+FFFD).
+ */
+function utf8Lines(file: string): Transform {
+  let line = 1;
+  let carry = Buffer.alloc(0);
+  const check = (bytes: Buffer): void => {
+    let start = 0;
+    for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
+      if (!isUtf8(bytes.subarray(start, end))) throw new DataError(file, line, 'row', 'not valid UTF-8 (give the file\'s encoding, e.g. latin1, or convert it)', true);
+      line++;
+      start = end + 1;
+    }
+    if (!isUtf8(bytes.subarray(start))) throw new DataError(file, line, 'row', 'not valid UTF-8 (give the file\'s encoding, e.g. latin1, or convert it)', true);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      // Only whole lines are checked: a character may be split across chunks, never across a newline.
+      const bytes = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const cut = bytes.lastIndexOf(0x0a) + 1;
+      carry = Buffer.from(bytes.subarray(cut));
+      try {
+        check(bytes.subarray(0, cut));
+      } catch (error) {
+        return done(error as Error);
+      }
+      done(null, chunk);
+    },
+    flush(done) {
+      try {
+        check(carry);
+      } catch (error) {
+        return done(error as Error);
+      }
+      done();
+    },
+  });
 }
 
 function jsonObject(line: string, file: string, number: number): object {

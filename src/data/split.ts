@@ -4,11 +4,7 @@
  * max(1, floor(0.1 n)); the last n_test go to test, the n_valid before them to validation, the rest to
  * train; users with fewer than n_test + n_valid + 1 interactions go entirely to train.
  */
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { writeChunksAtomic } from '../io/atomic.js';
 import { clickLabel, type Interaction } from './model.js';
 
 export interface Split {
@@ -67,11 +63,10 @@ export function splitByTime(interactions: readonly Interaction[]): Split {
 }
 
 /**
- * Writes `user,item,rating,timestamp,label,split` rows (train, then valid, then test) to a temporary
- * file next to `path` and renames it into place, so a reader never sees a half-written file.
+ * Writes `user,item,rating,timestamp,label,split` rows (train, then valid, then test); the file appears
+ * whole or not at all (`writeChunksAtomic`), so a reader never sees a half-written one.
  */
 export async function writeSplitCsv(path: string, split: Split, threshold = 3): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   function* chunks(): Generator<string> {
     let chunk = 'user,item,rating,timestamp,label,split\n';
     for (const name of PARTS) {
@@ -86,13 +81,7 @@ export async function writeSplitCsv(path: string, split: Split, threshold = 3): 
     }
     yield chunk;
   }
-  try {
-    await pipeline(Readable.from(chunks()), createWriteStream(temp));
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await writeChunksAtomic(path, chunks());
 }
 
 /** RFC 4180 quoting, only where a field needs it. */

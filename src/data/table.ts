@@ -17,6 +17,11 @@ export const tableSpec = z
     format: z.enum(['csv', 'jsonl']),
     name: z.string().optional(),
     ...fileFields,
+    /** `[lowest, highest]` rating the file may hold; a rating outside is a bad row. Default: any number. */
+    ratingRange: z
+      .tuple([z.number(), z.number()])
+      .refine(([low, high]) => low < high, 'the lowest rating must be below the highest')
+      .optional(),
     /** Column names (CSV header) or keys (JSON; dotted for nested) of each canonical field. */
     columns: z
       .object({ user: column, item: column, rating: column, timestamp: column, review: column.optional(), summary: column.optional() })
@@ -64,7 +69,7 @@ export async function readTable(spec: z.output<typeof tableSpec>, bad: BadRows):
     const interaction = {
       user: row.id(c.user),
       item: row.id(c.item),
-      rating: row.number(c.rating),
+      rating: row.rating(c.rating, spec.ratingRange && { min: spec.ratingRange[0], max: spec.ratingRange[1] }),
       timestamp: row.time(c.timestamp),
       review: optional(c.review, (field) => row.text(field)),
       summary: optional(c.summary, (field) => row.text(field)),

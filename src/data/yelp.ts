@@ -1,7 +1,7 @@
 /** Yelp Open Dataset: review.json and (optionally) business.json, JSON lines. */
 import { z } from 'zod';
 import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
-import { BadRows, fileStem, JSONL, readRows } from './rows.js';
+import { BadRows, fileStem, FIVE_STARS, JSONL, readRows } from './rows.js';
 
 export const yelpSpec = z
   .object({
@@ -20,7 +20,7 @@ export async function readYelp(spec: z.output<typeof yelpSpec>, bad: BadRows): P
     const interaction = {
       user: row.id('user_id'),
       item: row.id('business_id'),
-      rating: row.number('stars'),
+      rating: row.rating('stars', FIVE_STARS),
       // "YYYY-MM-DD HH:MM:SS", read as UTC.
       timestamp: row.time('date'),
       review: row.text('text'),

@@ -2,7 +2,8 @@
  * Running graphs: one onnxruntime-node worker thread per Runtime, sessions cached by the graph's
  * content hash so that building the same graph twice creates one session.
  */
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -115,8 +116,8 @@ export class Runtime {
       const weights = join(dir, 'weights.bin');
       source = join(dir, `${model.hash}.onnx`);
       mkdirSync(dir, { recursive: true });
-      if (!existsSync(weights)) atomicWrite(weights, model.externalData);
-      if (!existsSync(source)) atomicWrite(source, model.model);
+      if (!existsSync(weights)) await writeFileAtomic(weights, model.externalData);
+      if (!existsSync(source)) await writeFileAtomic(source, model.model);
       if (ownsBytes) freeNow([model.externalData]);
     } else if (model.model.byteOffset === 0 && model.model.byteLength === model.model.buffer.byteLength) {
       transfer.push(model.model.buffer as ArrayBuffer);
@@ -136,12 +137,6 @@ export class Runtime {
     this.sessions.clear();
     await this.worker.terminate();
   }
-}
-
-function atomicWrite(path: string, data: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 export class Session {

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
-import { addNewUsers, refitCodebooksWithout } from '../profile/index.js';
+import { addNewUsers, assertRunMadeFrom, refitCodebooksWithout } from '../profile/index.js';
 import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
@@ -115,6 +115,7 @@ export async function compareFeatureSets(input: CompareConfigInput, hooks: Compa
   const started = performance.now();
   await mkdir(config.out, { recursive: true });
   const prepared = await loadPrepared(config.data);
+  await assertRunMadeFrom(config.run, config.data, prepared.dataHash);
   const tune = await readTuneRun(config.run);
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
   const users = [...vocab.users.keys()];

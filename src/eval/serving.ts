@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { loadPrepared } from '../data/index.js';
 import { CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
+import { assertRunMadeFrom } from '../profile/index.js';
 import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
 import { ctrOnTuneRunSchema } from './compare.js';
 import { writeJson } from '../io/files.js';
@@ -42,6 +43,7 @@ export async function trainServingModel(input: z.input<typeof servingModelSchema
   const config = servingModelSchema.parse(input);
   const started = performance.now();
   const prepared = await loadPrepared(config.data);
+  await assertRunMadeFrom(config.run, config.data, prepared.dataHash);
   const tune = await readTuneRun(config.run);
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
   const users = [...vocab.users.keys()];

@@ -1,26 +1,13 @@
 /**
- * Files every step writes: whole or not at all (a temporary file next to the target, then a rename),
- * and JSON read back with errors that name the file.
+ * Files every step writes: whole or not at all (checked writes to a temporary file, then a rename;
+ * see atomic.ts), and JSON read back with errors that name the file.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
 
-/** Synced to disk under a unique temporary name, then renamed over `path`; a failed write leaves no temporary file. */
-export async function writeFileAtomic(path: string, body: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(body);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  await rename(tmp, path);
-}
+export { AtomicFile, FileWriteError, describeFileError, writeChunksAtomic, writeFileAtomic, type AtomicWriteOptions, type WritableFile } from './atomic.js';
 
 /** Pretty JSON with a final newline; undefined metrics (NaN) come out as null, as JSON.stringify writes them. */
 const toJson = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;

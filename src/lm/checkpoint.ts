@@ -42,7 +42,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       }
       plan.push([name, stored]);
     }
-    for (const [name, stored] of plan) weights.set(name, await reader.readFloat32(stored));
+    for (const [name, stored] of plan) weights.set(name, await reader.readFiniteFloat32(stored));
     const used = new Set(plan.map(([, stored]) => stored));
     unusedTensors = [...reader.tensors.keys()].filter((n) => !used.has(n));
   } finally {

@@ -17,11 +17,12 @@
  * paragraphs are separated by a single "\n" and there are no blank lines. Use
  * `splitCorpusDocuments` to read the documents back.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { AtomicFile, writeFileAtomic } from '../io/atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -1337,19 +1338,16 @@ export function parseDpkgStatus(text: string): Map<string, string> {
 }
 
 class AtomicTextWriter {
-  private readonly tmp: string;
-  private handle: import('node:fs/promises').FileHandle | null = null;
+  private file: AtomicFile | null = null;
   private chunks: string[] = [];
   private pending = 0;
   private readonly hash = createHash('sha256');
   bytes = 0;
 
-  constructor(readonly finalPath: string) {
-    this.tmp = path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  }
+  constructor(readonly finalPath: string) {}
 
   async open(): Promise<void> {
-    this.handle = await fsp.open(this.tmp, 'w');
+    this.file = await AtomicFile.create(this.finalPath);
   }
 
   async write(s: string): Promise<void> {
@@ -1359,45 +1357,26 @@ class AtomicTextWriter {
   }
 
   private async flush(): Promise<void> {
-    if (!this.chunks.length || !this.handle) return;
+    if (!this.chunks.length || !this.file) return;
     const buf = Buffer.from(this.chunks.join(''), 'utf8');
     this.chunks = [];
     this.pending = 0;
     this.hash.update(buf);
     this.bytes += buf.length;
-    await this.handle.write(buf);
+    await this.file.write(buf);
   }
 
-  /** Flushes, syncs and renames over the final path; returns the sha256 of the content. */
+  /** Flushes, then commits the checked write over the final path; returns the sha256 of the content. */
   async commit(): Promise<string> {
     await this.flush();
-    if (this.handle) {
-      await this.handle.sync();
-      await this.handle.close();
-      this.handle = null;
-    }
-    await fsp.rename(this.tmp, this.finalPath);
+    await this.file?.commit();
+    this.file = null;
     return this.hash.digest('hex');
   }
 
   async abort(): Promise<void> {
-    if (this.handle) {
-      await this.handle.close().catch(() => undefined);
-      this.handle = null;
-    }
-    await fsp.rm(this.tmp, { force: true });
-  }
-}
-
-async function writeFileAtomic(finalPath: string, content: string): Promise<void> {
-  const w = new AtomicTextWriter(finalPath);
-  await w.open();
-  try {
-    await w.write(content);
-    await w.commit();
-  } catch (e) {
-    await w.abort();
-    throw e;
+    await this.file?.abort();
+    this.file = null;
   }
 }
 

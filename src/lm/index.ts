@@ -1,6 +1,7 @@
 export { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export { LM_ARCHITECTURES, SUPPORTED_MODEL_TYPES, parseLmConfig, readLmConfig, type LmArchitecture, type LmConfig } from './config.js';
 export {
+  CorruptFileError,
   openSafetensors,
   roundToDtype,
   writeSafetensors,

@@ -6,11 +6,15 @@
  * The reader parses headers up front and reads each tensor on demand through a file handle, so that a
  * checkpoint of hundreds of MB is never held twice. Sharded checkpoints (`*.safetensors.index.json`
  * with a `weight_map`) present the same interface as a single file.
+ *
+ * Files this project writes carry a sha256 of their header and data in the metadata key
+ * `userip.sha256`; opening such a file checks it, so flipped or lost bytes are refused at once.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { AtomicFile } from '../io/atomic.js';
 
 /** Float dtypes the writer produces and the reader upcasts to Float32Array. */
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
@@ -22,6 +26,9 @@ const DTYPE_SIZES: Record<string, number> = {
   U32: 4, I32: 4, F32: 4,
   U64: 8, I64: 8, F64: 8,
 };
+
+/** Metadata key of the checksum the writer stores: sha256 of the header JSON without this key, then of the data bytes. */
+export const CHECKSUM_KEY = 'userip.sha256';
 
 /** The safetensors spec caps the header at 100 MB; a larger value means a corrupt or foreign file. */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -45,6 +52,8 @@ export interface TensorReader {
   readonly metadata: Readonly<Record<string, string>>;
   /** F32, F16 and BF16 tensors as float32 (exact: every F16/BF16 value is representable). */
   readFloat32(name: string): Promise<Float32Array>;
+  /** `readFloat32`, refusing a tensor that holds NaN or ±Infinity (weights that would poison every result). */
+  readFiniteFloat32(name: string): Promise<Float32Array>;
   /** I32 and I64 tensors (I64 as BigInt64Array, because values may exceed 2^53). */
   readIntegers(name: string): Promise<Int32Array | BigInt64Array>;
   close(): Promise<void>;
@@ -81,8 +90,10 @@ export async function openSafetensors(path: string): Promise<TensorReader> {
 async function openSingle(path: string): Promise<TensorReader> {
   const handle = await open(path, 'r');
   try {
-    const { tensors, metadata } = await readHeader(handle, path);
-    return new SafetensorsReader(path, tensors, metadata, new Map([[path, handle]]));
+    const { tensors, metadata, header, dataStart } = await readHeader(handle, path);
+    const { [CHECKSUM_KEY]: checksum, ...rest } = metadata;
+    if (checksum !== undefined) await verifyChecksum(handle, path, header, dataStart);
+    return new SafetensorsReader(path, tensors, rest, new Map([[path, handle]]));
   } catch (err) {
     await handle.close();
     throw err;
@@ -139,7 +150,7 @@ function parseIndex(text: string, path: string): { weightMap: Record<string, str
 async function readHeader(
   handle: FileHandle,
   file: string,
-): Promise<{ tensors: Map<string, TensorInfo>; metadata: Record<string, string> }> {
+): Promise<{ tensors: Map<string, TensorInfo>; metadata: Record<string, string>; header: Record<string, unknown>; dataStart: number }> {
   const fileSize = (await handle.stat()).size;
   if (fileSize < 8) throw new Error(`${file}: not a safetensors file (${fileSize} bytes)`);
   const lengthBytes = await readExactly(handle, 0, 8, file);
@@ -183,7 +194,33 @@ async function readHeader(
     if (end > dataSize) throw new Error(`${where}: data_offsets end ${end} is past the end of the data (${dataSize} bytes); file truncated?`);
     tensors.set(name, { name, dtype, shape, file, byteOffset: dataStart + begin, byteLength });
   }
-  return { tensors, metadata };
+  return { tensors, metadata, header, dataStart };
+}
+
+/** sha256 of what the writer hashed: the header JSON as written but without the checksum, then the data. */
+function contentHash(header: Record<string, unknown>): ReturnType<typeof createHash> {
+  const { [CHECKSUM_KEY]: _checksum, ...metadata } = (header.__metadata__ ?? {}) as Record<string, string>;
+  return createHash('sha256').update(JSON.stringify({ ...header, __metadata__: metadata }));
+}
+
+/** Reads the whole data section and compares its hash with the stored one. */
+async function verifyChecksum(handle: FileHandle, file: string, header: Record<string, unknown>, dataStart: number): Promise<void> {
+  const expected = (header.__metadata__ as Record<string, string>)[CHECKSUM_KEY];
+  const hash = contentHash(header);
+  const fileSize = (await handle.stat()).size;
+  const chunk = 1 << 24;
+  for (let position = dataStart; position < fileSize; position += chunk) {
+    hash.update(await readExactly(handle, position, Math.min(chunk, fileSize - position), file));
+  }
+  const actual = hash.digest('hex');
+  if (actual !== expected) {
+    throw new CorruptFileError(`${file}: checksum mismatch (stored sha256 ${expected.slice(0, 12)}…, content ${actual.slice(0, 12)}…): the file is corrupt`);
+  }
+}
+
+/** A file whose bytes are not the ones written (checksum mismatch). */
+export class CorruptFileError extends Error {
+  override name = 'CorruptFileError';
 }
 
 /** Reads `length` bytes at `position` into a fresh (hence aligned) buffer. */
@@ -224,6 +261,16 @@ class SafetensorsReader implements TensorReader {
     }
   }
 
+  async readFiniteFloat32(name: string): Promise<Float32Array> {
+    const values = await this.readFloat32(name);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      const info = this.info(name);
+      throw new CorruptFileError(`${info.file}: tensor "${name}" ${formatShape(info.shape)} holds ${values[bad]} at element ${bad}: the weights are corrupt or diverged`);
+    }
+    return values;
+  }
+
   async readIntegers(name: string): Promise<Int32Array | BigInt64Array> {
     const info = this.info(name);
     const n = numel(info.shape);
@@ -256,8 +303,8 @@ class SafetensorsReader implements TensorReader {
 }
 
 /**
- * Writes tensors (converted to each one's dtype, round-to-nearest-even) in the given order. The file
- * appears atomically: bytes go to a temporary file in the same directory, which is then renamed.
+ * Writes tensors (converted to each one's dtype, round-to-nearest-even) in the given order, with a
+ * checksum in the metadata. The file appears whole or not at all (`AtomicFile`).
  */
 export async function writeSafetensors(
   path: string,
@@ -265,8 +312,7 @@ export async function writeSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   assertLittleEndian();
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
+  const header: Record<string, unknown> = { __metadata__: {} };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     if (!['F32', 'F16', 'BF16'].includes(t.dtype)) {
@@ -279,6 +325,13 @@ export async function writeSafetensors(
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + byteLength] };
     offset += byteLength;
   }
+  const encoded = Object.values(tensors).map((t) => {
+    const values = encodeFloats(t.data, t.dtype);
+    return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  });
+  const hash = createHash('sha256').update(JSON.stringify({ ...header, __metadata__: metadata ?? {} }));
+  for (const bytes of encoded) hash.update(bytes);
+  header.__metadata__ = { ...metadata, [CHECKSUM_KEY]: hash.digest('hex') };
   // The spec pads the header with spaces to a multiple of 8 so that the data is 8-byte aligned.
   let headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(headerBytes.length / 8) * 8;
@@ -286,23 +339,11 @@ export async function writeSafetensors(
   const lengthBytes = Buffer.alloc(8);
   lengthBytes.writeBigUInt64LE(BigInt(padded));
 
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.write(lengthBytes);
-    await handle.write(headerBytes);
-    for (const t of Object.values(tensors)) {
-      const encoded = encodeFloats(t.data, t.dtype);
-      await handle.write(new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength));
-    }
-    await handle.sync();
-    await handle.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  const file = await AtomicFile.create(path);
+  await file.write(lengthBytes);
+  await file.write(headerBytes);
+  for (const bytes of encoded) await file.write(bytes);
+  await file.commit();
 }
 
 function encodeFloats(data: Float32Array, dtype: FloatDtype): Float32Array | Uint16Array {

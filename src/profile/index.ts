@@ -14,6 +14,7 @@ export {
 export { assembleBatch, promptWeight, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
 export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
 export { packWindows, type BehaviourWindows } from './windows.js';
+export { assertRunMadeFrom, RunRefusedError, runDataPath, type RunData } from './resume.js';
 export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
   contrastWords,

@@ -5,17 +5,19 @@
  * serving and demo code all go through here.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
 import { loadPrepared, ratedBehaviourLines, type BehaviourLine, type BehaviourOptions, type Interaction, type ItemField, type ItemInfo, type Prepared } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
+import { lockDirectory } from '../io/lock.js';
 import { loadLm, openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
 import { assign, codebookHash, usage, type Codebook } from '../quantize/index.js';
 import { profileDiagnostics, type ProfileDiagnostics } from './diagnostics.js';
 import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplanation, type CodeLmText, type LmExplainOptions } from './explain.js';
+import { checkResume, runDataPath, trainingSettings, type RunData } from './resume.js';
 import { buildPrompt, DEFAULT_BEHAVIOUR_PREFIX, DEFAULT_SLOTS, MASK_MODES, slotSchema, templateTokens, type Slot } from './template.js';
 import { fitProfileCodebooks, profileView, tuneProfiles, type FrozenProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
 import { packWindows, type BehaviourWindows } from './windows.js';
@@ -64,8 +66,7 @@ export type TuneConfig = z.infer<typeof tuneSchema>;
 
 /** Settings that change the trained tokens: a checkpoint is resumed only under the same ones. */
 function trainingHash(config: TuneConfig, lmId: string): string {
-  const { out: _out, threads: _threads, checkpointEvery: _every, diagnosticsUsers: _diagnostics, ...rest } = config;
-  return hashOf({ ...rest, lmId });
+  return hashOf({ ...trainingSettings(config), lmId });
 }
 
 export interface SlotReport {
@@ -95,17 +96,26 @@ export interface TuneSummary {
   bank_version: string;
 }
 
-export async function tuneRun(config: TuneConfig): Promise<TuneSummary> {
-  await saveConfig(config.out, config);
+/**
+ * One tune run into `config.out`, locked against a second process there. Its settings and data are
+ * accepted (a resumed run must keep both) before config.json and data.json are written.
+ */
+export async function tuneRun(given: TuneConfig): Promise<TuneSummary> {
+  const config = { ...given, data: resolve(given.data) };
+  const lock = await lockDirectory(config.out, 'userip profile tune');
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
     const prepared = await loadPrepared(config.data);
+    await checkResume(config, prepared.dataHash);
+    await saveConfig(config.out, config);
+    await writeJson(runDataPath(config.out), { data: config.data, dataHash: prepared.dataHash } satisfies RunData);
     const users = behaviourWindows(prepared, lm, config);
     const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'));
     return await storeProfiles(lm, prepared, users, result, config);
   } finally {
     await runtime.close();
+    await lock.release();
   }
 }
 

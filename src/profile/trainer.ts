@@ -323,6 +323,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     const table: SoftTokenTable = { data: population, slots: S, hidden: D };
     const batch = assembleBatch(lm, prompts, new Array(prompts.length).fill(0), table, opts.mask);
     const { loss, grad } = await lm.lossAndGrad(batch);
+    assertFiniteStep(loss, grad, `population step ${st.populationStep + 1}`, []);
     const rows = softTokenGrads(prompts, grad, batch.seq, D);
     const g = new Float32Array(S * D);
     for (let b = 0; b < prompts.length; b++) for (let i = 0; i < S * D; i++) g[i] += rows[b * S * D + i];
@@ -364,6 +365,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     }
     const batch = assembleBatch(lm, prompts, owner.map((r) => rows[r]), theta, opts.mask);
     const { loss, grad } = await lm.lossAndGrad(batch);
+    assertFiniteStep(loss, grad, `LM batch ${st.batches + 1} (E-step ${st.round + 1})`, rows.map((u) => users[u].user));
     const perWindow = softTokenGrads(prompts, grad, batch.seq, D);
     // Per user: the gradient of its own (weighted) mean NLL per token (the batch loss is a mean over all tokens).
     const total = sumOf(batch.weights);
@@ -509,7 +511,9 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   async function loadCheckpoint(): Promise<RunState | undefined> {
     const path = join(opts.checkpointDir!, CHECKPOINT_FILE);
     if (!existsSync(path)) return undefined;
-    const reader = await openSafetensors(path);
+    const reader = await openSafetensors(path).catch((error: Error) => {
+      throw new Error(`cannot resume from ${path}: ${error.message}. Delete ${opts.checkpointDir} to start the run over`, { cause: error });
+    });
     try {
       const { configHash, state, optimizers } = reader.metadata;
       if (configHash !== opts.configHash) {
@@ -590,4 +594,16 @@ function mean(xs: number[]): number {
 /** Behaviour tokens the prompts predict (what tokens/s counts, whatever their weights). */
 function targetCount(prompts: readonly Prompt[]): number {
   return prompts.reduce((sum, p) => sum + p.tokens.length - p.behaviourStart, 0);
+}
+
+/**
+ * The first non-finite loss or gradient stops the run: continuing would spread NaN into every user's
+ * tokens and the codebooks. The message names the step and the users of the batch.
+ */
+function assertFiniteStep(loss: number, grad: Float32Array, step: string, batchUsers: readonly string[]): void {
+  const badGrad = grad.findIndex((v) => !Number.isFinite(v));
+  if (Number.isFinite(loss) && badGrad < 0) return;
+  const what = Number.isFinite(loss) ? `the gradient holds ${grad[badGrad]} at element ${badGrad}` : `the loss is ${loss}`;
+  const whose = batchUsers.length ? `users ${batchUsers.slice(0, 10).join(', ')}${batchUsers.length > 10 ? ` and ${batchUsers.length - 10} more` : ''}` : 'the population token';
+  throw new Error(`${step}: ${what} (batch of ${whose}); the LM's weights or the learning rate make training diverge`);
 }

@@ -8,8 +8,9 @@
  *
  * Unknown users get the default profile (`mostFrequentIds`) and `unknownUser: true`. Bodies are
  * checked by JSON schema (no type coercion, no unknown properties) under a size limit; every bad
- * input gets a 4xx with a message saying what is wrong. A bank that stops answering (Redis down)
- * gives 503 naming it.
+ * input gets a 4xx with a message saying what is wrong. A bank that stops answering (Redis down),
+ * or no longer holds the version the server started on (re-tuned, emptied, replaced), gives 503
+ * naming it on every route that reads IDs (`ServedVersion`).
  */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -19,6 +20,7 @@ import type { FeatureIndex } from './features.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';
+import { BankVersionError, ServedVersion } from './version.js';
 
 /** Candidates per scoring request. */
 export const MAX_ITEMS = 1000;
@@ -97,6 +99,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const defaults = await mostFrequentIds(bank, version.slots.map((s) => s.k));
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
+  const served = new ServedVersion(bank, bankVersion);
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -138,6 +141,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof BankVersionError) return reply.code(503).send({ error: 'Service Unavailable', message: error.message });
     if (error instanceof FeatureBankError) {
       request.log.warn({ err: error }, 'feature bank unavailable');
       return reply.code(503).send({ error: 'Service Unavailable', message: `the feature bank is unavailable: ${error.message}` });
@@ -178,6 +182,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     async (request) => {
       const user = request.params.id;
       const profile = await tracked(profileOf(user));
+      await served.assertCurrent();
       return { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) };
     },
   );
@@ -215,6 +220,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         });
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
+      // After the lookup: the IDs just read belong to the version the model learned.
+      await served.assertCurrent();
       const answered = performance.now();
       // The route's compiled response serializer, called here so that its time is measured.
       const body = reply.serialize({
@@ -232,20 +239,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     },
   );
 
-  // Reads the bank's version: cheap on every store, and it catches a bank re-stamped under a running
-  // server, whose IDs no longer mean what the model learned.
   app.get('/healthz', async (_request, reply) => {
-    let current;
-    try {
-      current = await bank.version();
-    } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', mode: profiles.mode, bankVersion, message: (error as Error).message });
-    }
-    const currentId = current && versionId(current);
-    if (currentId !== bankVersion) {
-      const message = `the feature bank's version is now ${currentId ?? 'none'}; this server was started on ${bankVersion} and must be restarted (with a model trained on the new bank)`;
-      return reply.code(503).send({ status: 'stale', mode: profiles.mode, bankVersion, message });
-    }
+    const state = await served.state();
+    if (state.status !== 'ok') return reply.code(503).send({ ...state, mode: profiles.mode, bankVersion });
     return { status: 'ok', mode: profiles.mode, bankVersion, defaultProfile: slotList(defaults) };
   });
 

@@ -189,3 +189,28 @@ describe('sharded checkpoints', () => {
     await assert.rejects(openSafetensors(index), /tensor "c" is mapped to model-00001-of-00002.safetensors, which does not contain it/);
   });
 });
+
+describe('checksum', () => {
+  test('a flipped byte in the data or in the header metadata is refused at open as a corrupt file', async () => {
+    const path = join(dir, 'checked.safetensors');
+    await writeSafetensors(path, { deltas: { dtype: 'F32', shape: [64], data: Float32Array.from({ length: 64 }, (_, i) => i / 7) } }, { state: '{"batches":12}' });
+    const good = await readFile(path);
+    const headerLength = Number(good.readBigUInt64LE(0));
+
+    const flippedData = Buffer.from(good);
+    flippedData[8 + headerLength + 100] ^= 0x04;
+    await writeFile(path, flippedData);
+    await assert.rejects(openSafetensors(path), { name: 'CorruptFileError', message: new RegExp(`${path}: checksum mismatch`) });
+
+    // "12" becomes "13": still valid JSON, still a plausible state.
+    const flippedHeader = Buffer.from(good);
+    flippedHeader[good.indexOf('12}') + 1] ^= 0x01;
+    await writeFile(path, flippedHeader);
+    await assert.rejects(openSafetensors(path), { name: 'CorruptFileError' });
+
+    await writeFile(path, good);
+    const reader = await openSafetensors(path);
+    assert.deepEqual(reader.metadata, { state: '{"batches":12}' });
+    await reader.close();
+  });
+});
