@@ -158,7 +158,13 @@ export class CtrModel {
 
 /** Click probabilities of logits. */
 export function sigmoid(logits: Float32Array): Float32Array {
-  return logits.map((x) => 1 / (1 + Math.exp(-x)));
+  return sigmoidInPlace(Float32Array.from(logits));
+}
+
+/** Click probabilities of logits, written over them; returns `logits`. */
+export function sigmoidInPlace(logits: Float32Array): Float32Array {
+  for (let i = 0; i < logits.length; i++) logits[i] = 1 / (1 + Math.exp(-logits[i]));
+  return logits;
 }
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {

@@ -4,7 +4,7 @@
  * together run once, when the scorer is made.
  */
 import type { BankVersion } from '../bank/index.js';
-import { sigmoid, type CtrModel, type ServingModel } from '../ctr/index.js';
+import { sigmoidInPlace, type CtrModel, type ServingModel } from '../ctr/index.js';
 import type { FeatureIndex } from './features.js';
 
 export class ServeSetupError extends Error {
@@ -47,16 +47,18 @@ export class Scorer {
     return this.serving.ready();
   }
 
-  /** Item indices of `items`, and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly string[]): { indices: Int32Array; unknown: string[] } {
+  /** The ids of `items` as strings, their item indices, and the ids the feature map does not know (in request order, once each). */
+  itemIndices(items: readonly (string | number)[]): { items: string[]; indices: Int32Array; unknown: string[] } {
+    const ids = new Array<string>(items.length);
     const indices = new Int32Array(items.length);
     const unknown = new Set<string>();
     for (let i = 0; i < items.length; i++) {
-      const index = this.features.itemIndex.get(items[i]);
-      if (index === undefined) unknown.add(items[i]);
+      const id = (ids[i] = String(items[i]));
+      const index = this.features.itemIndex.get(id);
+      if (index === undefined) unknown.add(id);
       else indices[i] = index;
     }
-    return { indices, unknown: [...unknown] };
+    return { items: ids, indices, unknown: [...unknown] };
   }
 
   /**
@@ -80,7 +82,8 @@ export class Scorer {
     }
     const encoded = performance.now();
     observe('feature_encoding', (encoded - started) / 1000);
-    const probabilities = sigmoid(await this.serving.score({ n, rows, dense: [] }));
+    // The logits are this request's own array: the probabilities replace them.
+    const probabilities = sigmoidInPlace(await this.serving.score({ n, rows, dense: [] }));
     observe('model_forward', (performance.now() - encoded) / 1000);
     return probabilities;
   }

@@ -107,6 +107,14 @@ export async function openFixtureServer(fx: ServeFixture, runtime: Runtime, opti
 }
 
 /**
+ * The probabilities of a `/v1/score` answer as the float32s the model computed: the server prints
+ * each with the 9 significant digits that identify a float32.
+ */
+export function servedProbabilities(body: { scores: { probability: number }[] }): number[] {
+  return body.scores.map((s) => Math.fround(s.probability));
+}
+
+/**
  * What the model says for a user index (-1: unknown) with profile `ids` on the given item indices,
  * built column by column here rather than through the server's Scorer. The server scores with the
  * model frozen for serving (for a DCN, the factored forward); the model's own scoring graph must
