@@ -31,14 +31,14 @@ export class FactoredDcn {
   /** β_L · h plus the head's bias. */
   private readonly logitConstant: number;
   /** MLP layers after the first: weights [in, out] and biases; the first layer's bias. */
-  private readonly mlp: { weight: Float64Array; bias: Float64Array; inputs: number; outputs: number }[];
+  private readonly mlp: { weight: Float64Array; bias: Float64Array; outputs: number }[];
   private readonly firstBias: Float64Array;
   /** The head's weights on the MLP's output. */
   private readonly mlpHead: Float64Array;
-  /** Scratch: the tabled sums of the fields every row shares, of one row, then the MLP's activations. */
+  /** The tabled sums of the fields every row shares. */
   private readonly shared: Float64Array;
-  private readonly sum: Float64Array;
-  private readonly hidden: Float64Array[];
+  /** Scratch, kept between calls: the rows' tabled sums, the first MLP layer's activations, then the later layers' in turn. */
+  private readonly buffers: Float64Array[] = [];
 
   /** The factored form of `model`, or undefined when it is not a DCN (v1) on sparse fields only. */
   static of(model: CtrModel): FactoredDcn | undefined {
@@ -94,22 +94,20 @@ export class FactoredDcn {
     this.logitConstant = constant;
 
     this.firstBias = first > 0 ? Float64Array.from(param('mlp.0.bias')) : new Float64Array(0);
-    this.mlp = sizes.slice(1).map((outputs, i) => ({ weight: Float64Array.from(param(`mlp.${i + 1}.weight`)), bias: Float64Array.from(param(`mlp.${i + 1}.bias`)), inputs: sizes[i], outputs }));
+    this.mlp = sizes.slice(1).map((outputs, i) => ({ weight: Float64Array.from(param(`mlp.${i + 1}.weight`)), bias: Float64Array.from(param(`mlp.${i + 1}.bias`)), outputs }));
     this.mlpHead = Float64Array.from(head.subarray(d));
     this.shared = new Float64Array(this.width);
-    this.sum = new Float64Array(this.width);
-    this.hidden = sizes.map((size) => new Float64Array(size));
   }
 
   /**
    * One logit per row of `rows` ([n, F] table rows in schema field order, as `CtrModel.encode` gives
    * them). A field whose row is the same on every row (a request's user and profile fields) is summed
-   * once, not per row.
+   * once, not per row. Each stage runs over all rows before the next, in plain loops.
    */
   logits(rows: Int32Array, n: number): Float32Array {
     const fields = this.fieldStart.length;
     if (rows.length !== n * fields) throw new Error(`expected ${n} rows of ${fields} fields, got ${rows.length} table rows`);
-    const { tabled, width, layers, shared, sum, hidden, mlp, mlpHead, firstBias, crossConstant, logitConstant, fieldStart } = this;
+    const { tabled, width, layers, shared, mlp, mlpHead, firstBias, crossConstant, logitConstant, fieldStart } = this;
     shared.fill(0);
     const varying: number[] = [];
     for (let f = 0; f < fields; f++) {
@@ -122,40 +120,61 @@ export class FactoredDcn {
         for (let j = 0; j < width; j++) shared[j] += tabled[at + j];
       }
     }
+    const sums = this.scratch(0, n * width);
+    for (let r = 0; r < n; r++) {
+      const base = r * width;
+      for (let j = 0; j < width; j++) sums[base + j] = shared[j];
+      for (let v = 0; v < varying.length; v++) {
+        const f = varying[v];
+        const at = (fieldStart[f] + rows[r * fields + f]) * width;
+        for (let j = 0; j < width; j++) sums[base + j] += tabled[at + j];
+      }
+    }
     const out = new Float32Array(n);
     for (let r = 0; r < n; r++) {
-      sum.set(shared);
-      for (const f of varying) {
-        const at = (fieldStart[f] + rows[r * fields + f]) * width;
-        for (let j = 0; j < width; j++) sum[j] += tabled[at + j];
-      }
+      const base = r * width;
       let alpha = 1;
-      for (let l = 0; l < layers; l++) alpha = alpha * (1 + sum[l]) + crossConstant[l];
-      let logit = logitConstant + alpha * sum[layers];
-      if (hidden.length > 0) {
-        let h = hidden[0];
-        for (let j = 0; j < h.length; j++) {
-          const v = sum[layers + 1 + j] + firstBias[j];
-          h[j] = v > 0 ? v : 0;
-        }
-        for (let i = 0; i < mlp.length; i++) {
-          const { weight, bias, inputs, outputs } = mlp[i];
-          const next = hidden[i + 1];
-          next.set(bias);
-          for (let j = 0; j < inputs; j++) {
-            // About half the activations are ReLU zeros, which add nothing.
-            const x = h[j];
-            if (x === 0) continue;
-            const at = j * outputs;
-            for (let o = 0; o < outputs; o++) next[o] += x * weight[at + o];
-          }
-          for (let o = 0; o < outputs; o++) if (next[o] < 0) next[o] = 0;
-          h = next;
-        }
-        for (let j = 0; j < h.length; j++) logit += h[j] * mlpHead[j];
+      for (let l = 0; l < layers; l++) alpha = alpha * (1 + sums[base + l]) + crossConstant[l];
+      out[r] = logitConstant + alpha * sums[base + layers];
+    }
+    if (firstBias.length === 0) return out;
+    let inputs = firstBias.length;
+    let h = this.scratch(1, n * inputs);
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < inputs; j++) {
+        const v = sums[r * width + layers + 1 + j] + firstBias[j];
+        h[r * inputs + j] = v > 0 ? v : 0;
       }
+    }
+    for (let i = 0; i < mlp.length; i++) {
+      const { weight, bias, outputs } = mlp[i];
+      const next = this.scratch(2 + (i % 2), n * outputs);
+      for (let r = 0; r < n; r++) {
+        const o0 = r * outputs;
+        for (let o = 0; o < outputs; o++) next[o0 + o] = bias[o];
+        for (let j = 0; j < inputs; j++) {
+          // About half the activations are ReLU zeros, which add nothing.
+          const x = h[r * inputs + j];
+          if (x === 0) continue;
+          const w0 = j * outputs;
+          for (let o = 0; o < outputs; o++) next[o0 + o] += x * weight[w0 + o];
+        }
+        for (let o = 0; o < outputs; o++) if (next[o0 + o] < 0) next[o0 + o] = 0;
+      }
+      h = next;
+      inputs = outputs;
+    }
+    for (let r = 0; r < n; r++) {
+      let logit = out[r];
+      for (let j = 0; j < inputs; j++) logit += h[r * inputs + j] * mlpHead[j];
       out[r] = logit;
     }
     return out;
+  }
+
+  /** Scratch buffer `which`, of at least `size` numbers, kept from call to call. */
+  private scratch(which: number, size: number): Float64Array {
+    const buffer = this.buffers[which];
+    return buffer && buffer.length >= size ? buffer : (this.buffers[which] = new Float64Array(size));
   }
 }
