@@ -21,7 +21,7 @@ const EMBEDDINGS = 'factor';
 
 export class FactoredDcn {
   /** Per field and table row: x0·w_l for each cross layer, x0·h (the head's cross part), then the first MLP layer's pre-activation part. */
-  private readonly tabled: Float64Array;
+  private readonly tabled: Float32Array;
   /** Where each field's rows start in `tabled`, in rows. */
   private readonly fieldStart: Int32Array;
   private readonly width: number;
@@ -68,18 +68,21 @@ export class FactoredDcn {
     this.fieldStart = new Int32Array(fields);
     for (let f = 1; f < fields; f++) this.fieldStart[f] = this.fieldStart[f - 1] + schema.sparse[f - 1].vocabSize + 1;
     const rows = this.fieldStart[fields - 1] + schema.sparse[fields - 1].vocabSize + 1;
-    this.tabled = new Float64Array(rows * this.width);
+    // Stored as float32 (the weights' own precision), summed in float64: half the bytes a row's lookup brings into cache.
+    this.tabled = new Float32Array(rows * this.width);
+    const products = new Float64Array(this.width);
     for (let f = 0; f < fields; f++) {
       const table = tables[f];
       for (let row = 0; row <= schema.sparse[f].vocabSize; row++) {
-        const out = (this.fieldStart[f] + row) * this.width;
+        products.fill(0);
         for (let c = 0; c < k; c++) {
           const e = table[row * k + c];
           const at = f * k + c;
-          for (let l = 0; l < this.layers; l++) this.tabled[out + l] += e * cross[l].weight[at];
-          this.tabled[out + this.layers] += e * head[at];
-          for (let j = 0; j < first; j++) this.tabled[out + this.layers + 1 + j] += e * w1[at * first + j];
+          for (let l = 0; l < this.layers; l++) products[l] += e * cross[l].weight[at];
+          products[this.layers] += e * head[at];
+          for (let j = 0; j < first; j++) products[this.layers + 1 + j] += e * w1[at * first + j];
         }
+        this.tabled.set(products, (this.fieldStart[f] + row) * this.width);
       }
     }
 
