@@ -140,9 +140,10 @@ export async function serveBench(): Promise<void> {
 /**
  * The served model on one request's rows, per batch (wall and CPU of all threads, means over many
  * runs), each including the encoding of the rows: the scoring graph through the Runtime's ORT worker
- * (local tables and every weight sent per call; what the server did before), the frozen serving graph
- * on an ORT session in this thread (what it does now), and the frozen graph evaluated in plain
- * TypeScript. One JSON line.
+ * (local tables and every weight sent per call; what the server did first), the frozen serving graph
+ * on an ORT session in this thread (what it did next, and still does for models other than DCN), the
+ * frozen graph evaluated op by op in plain TypeScript, and what the server runs now
+ * (`ServingModel.score`: for a DCN, the factored forward). One JSON line.
  */
 async function compareForwards(modelDir: string, body: string): Promise<void> {
   const runtime = new Runtime({ threads: 1 });

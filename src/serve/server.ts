@@ -38,7 +38,7 @@ export interface ServeOptions {
   bank: FeatureBank;
   /** Where profiles come from; default: the bank. */
   profiles?: ProfileProvider;
-  /** ORT intra-op threads scoring the CTR model (default 1, which suits 100-row batches best). */
+  /** ORT intra-op threads scoring the CTR model where it runs on ORT, i.e. is not a DCN (default 1, which suits 100-row batches best). */
   threads?: number;
   bodyLimit?: number;
   logger?: FastifyServerOptions['logger'];
