@@ -6,10 +6,12 @@
  * 1. Open loop at fixed rates (bench/openloop.ts) against the bank path and against a floor: a bare
  *    Fastify server (bench/serve-floor.ts) that parses the same bodies under the same schema and
  *    answers a constant response of the same size, i.e. what HTTP and JSON alone cost here and now.
- *    Each server's capacity is the highest rate it holds with p99 under 10 ms (a failed rate gets a
- *    second try: the machine is shared); then both run at 25% and 50% of the floor's capacity in
- *    alternating short rounds, so that they meet the same machine. The bank server's per-stage means
- *    come from its /metrics over its 50% rounds.
+ *    Both servers are child processes started the same way, loaded by the same generator in this
+ *    process. Each server's capacity is the highest rate it holds with p99 under 10 ms (a failed rate
+ *    gets a second try: the machine is shared); the two searches take turns. Then both run at 25% and
+ *    50% of the floor's capacity in short rounds, alternating which goes first, so that they meet the
+ *    same machine. Every run reports the CPU of the server, of the generator and of the rest of the
+ *    machine (other jobs); the bank server's per-stage means come from its /metrics over its 50% rounds.
  * 2. Closed loop (autocannon, concurrency 8) on the bank path and on the LM-in-the-loop baseline,
  *    which infers each profile with the LM at request time.
  *
@@ -19,7 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +70,7 @@ export async function serveBench(): Promise<void> {
     process.exit(1);
   }
 
+  const loadStart = loadavg()[0];
   const bodies = await requestBodies(model, bankPath);
   await compareForwards(model, bodies[0]);
   const bank = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath]);
@@ -82,7 +85,7 @@ export async function serveBench(): Promise<void> {
     await writeFile(responseFile, await typicalResponse(bank.base, bodies));
     floor = await startServer('serve-floor.js', [responseFile]);
     await warmUp(floor.base, bodies, 2000);
-    capacity = { floor: await findCapacity('floor', floor, bodies), bank: await findCapacity('bank', bank, bodies) };
+    capacity = await findCapacities({ floor, bank }, bodies);
     fixed = await fixedRates(floor, bank, bodies, capacity.floor);
     closed = await closedLoop('bank', bank, bodies, BANK_SECONDS);
   } finally {
@@ -122,16 +125,25 @@ export async function serveBench(): Promise<void> {
     rate_rps: fixed.rate,
     floor_p99_ms: round(quantile(fixed.floor.latencies, 0.99), 3),
     bank_fixed_p99_ms: round(quantile(fixed.bank.latencies, 0.99), 3),
+    bank_over_floor_p99: round(quantile(fixed.bank.latencies, 0.99) / quantile(fixed.floor.latencies, 0.99), 2),
+    bank_over_floor_capacity: round(capacity.bank / capacity.floor, 2),
     stage_ms: fixed.stages,
+    floor_cpu_ms_per_request: round(fixed.floor.cpuMsPerRequest, 3),
+    bank_cpu_ms_per_request: round(fixed.bank.cpuMsPerRequest, 3),
+    loader_cpu_ms_per_request: round((fixed.floor.loaderMsPerRequest + fixed.bank.loaderMsPerRequest) / 2, 3),
+    other_cpu: round((fixed.floor.otherCpu + fixed.bank.otherCpu) / 2, 2),
+    cores: availableParallelism(),
+    load_average: [round(loadStart, 2), round(loadavg()[0], 2)],
   });
 }
 
 /**
  * The served model on one request's rows, per batch (wall and CPU of all threads, means over many
  * runs), each including the encoding of the rows: the scoring graph through the Runtime's ORT worker
- * (local tables and every weight sent per call; what the server did before), the frozen serving graph
- * on an ORT session in this thread (what it does now), and the frozen graph evaluated in plain
- * TypeScript. One JSON line.
+ * (local tables and every weight sent per call; what the server did first), the frozen serving graph
+ * on an ORT session in this thread (what it did next, and still does for models other than DCN), the
+ * frozen graph evaluated op by op in plain TypeScript, and what the server runs now
+ * (`ServingModel.score`: for a DCN, the factored forward). One JSON line.
  */
 async function compareForwards(modelDir: string, body: string): Promise<void> {
   const runtime = new Runtime({ threads: 1 });
@@ -159,6 +171,7 @@ async function compareForwards(modelDir: string, body: string): Promise<void> {
     const scoringGraph = await per(() => model.predictLogits({ sparse }));
     const inline = await per(() => serving.logits(serving.feeds({ sparse })));
     const inProcess = await per(() => serving.logitsInProcess(serving.feeds({ sparse })));
+    const served = await per(() => serving.score(model.encode({ sparse })));
     emit({
       bench: 'serve',
       phase: `model forward, ${items.length} rows`,
@@ -168,6 +181,9 @@ async function compareForwards(modelDir: string, body: string): Promise<void> {
       ort_inline_frozen_cpu_us: inline.cpu,
       ts_frozen_us: inProcess.wall,
       ts_frozen_cpu_us: inProcess.cpu,
+      served_forward: serving.forward,
+      served_us: served.wall,
+      served_cpu_us: served.cpu,
     });
   } finally {
     await runtime.close();
@@ -191,16 +207,23 @@ function rawRequests(base: string, bodies: string[]): Buffer[] {
   return bodies.map((body) => Buffer.from(`POST /v1/score HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
 }
 
-/** An open-loop run and the CPU seconds the server process used over it. */
-type AtRate = OpenLoopResult & { serverCpuSeconds: number };
+/**
+ * An open-loop run and the CPU (seconds) over it of the server process, of the load generator (this
+ * process), and of the rest of the machine (every other process: other jobs on a shared machine).
+ */
+type AtRate = OpenLoopResult & { serverCpuSeconds: number; loaderCpuSeconds: number; otherCpuSeconds: number };
 
-/** One open-loop run at `rate`, with the server's CPU over it (in cores); one JSON line. */
+/** One open-loop run at `rate`, with the CPU of the server, the generator and the rest of the machine over it (in cores); one JSON line. */
 async function atRate(phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
   const url = new URL(server.base);
   const cpuBefore = await processCpuSeconds(server.child.pid!);
+  const machineBefore = await machineCpuSeconds();
   const result = await openLoop({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
+  const machineSeconds = (await machineCpuSeconds()) - machineBefore;
   const serverCpuSeconds = (await processCpuSeconds(server.child.pid!)) - cpuBefore;
   const serverCpu = serverCpuSeconds / result.seconds;
+  const loaderCpuSeconds = result.loaderCpu * result.seconds;
+  const otherCpuSeconds = Math.max(0, machineSeconds - serverCpuSeconds - loaderCpuSeconds);
   emit({
     bench: 'serve',
     phase,
@@ -213,32 +236,47 @@ async function atRate(phase: string, name: string, server: Started, bodies: stri
     p999_ms: round(quantile(result.latencies, 0.999), 3),
     server_cpu: round(serverCpu, 2),
     loader_cpu: round(result.loaderCpu, 2),
+    other_cpu: round(otherCpuSeconds / result.seconds, 2),
     send_lag_p99_ms: round(result.sendLagP99Ms, 2),
     connections: result.connections,
   });
-  return { ...result, serverCpuSeconds };
+  return { ...result, serverCpuSeconds, loaderCpuSeconds, otherCpuSeconds };
 }
 
 const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latencies.length && quantile(r.latencies, 0.99) <= P99_LIMIT_MS;
 
 /**
- * The highest rate (requests/s) `server` holds: grow until a rate fails, then bisect. On a shared
- * machine a stall elsewhere can spoil one short run, so a rate that fails gets a second try.
+ * The highest rate (requests/s) each server holds: grow until a rate fails, then bisect. The two
+ * searches advance in turns (floor, bank, floor, ...), so that both meet the machine as it is over the
+ * same minutes. On a shared machine a stall elsewhere can spoil one short run, so a rate that fails
+ * gets a second try.
  */
-async function findCapacity(name: string, server: Started, bodies: string[]): Promise<number> {
-  const tryRate = async (rate: number) => {
-    for (let attempt = 0; attempt < 2; attempt++) if (holds(await atRate('capacity', name, server, bodies, rate, STEP_SECONDS))) return true;
-    return false;
-  };
+async function findCapacities(servers: Record<'floor' | 'bank', Started>, bodies: string[]): Promise<Record<'floor' | 'bank', number>> {
+  const searches = Object.fromEntries(Object.keys(servers).map((name) => [name, capacitySearch()])) as Record<'floor' | 'bank', Generator<number, number, boolean>>;
+  const next = Object.fromEntries(Object.entries(searches).map(([name, search]) => [name, search.next()])) as Record<'floor' | 'bank', IteratorResult<number, number>>;
+  while (!next.floor.done || !next.bank.done) {
+    for (const name of ['floor', 'bank'] as const) {
+      const step = next[name];
+      if (step.done) continue;
+      let held = false;
+      for (let attempt = 0; attempt < 2 && !held; attempt++) held = holds(await atRate('capacity', name, servers[name], bodies, step.value, STEP_SECONDS));
+      next[name] = searches[name].next(held);
+    }
+  }
+  return { floor: next.floor.value as number, bank: next.bank.value as number };
+}
+
+/** The rates a capacity search tries, each told whether it held; returns the highest rate held. */
+function* capacitySearch(): Generator<number, number, boolean> {
   let held = 0;
   let failed = 0;
   for (let rate = FIRST_RATE; failed === 0; rate = Math.round(rate * GROWTH)) {
-    if (await tryRate(rate)) held = rate;
+    if (yield rate) held = rate;
     else failed = rate;
   }
   for (let i = 0; i < BISECTIONS; i++) {
     const rate = Math.round((held + failed) / 2);
-    if (await tryRate(rate)) held = rate;
+    if (yield rate) held = rate;
     else failed = rate;
   }
   return held;
@@ -248,6 +286,10 @@ interface Pooled {
   latencies: Float64Array;
   /** Server CPU milliseconds per answered request: what a core must spend on each. */
   cpuMsPerRequest: number;
+  /** The load generator's CPU milliseconds per answered request. */
+  loaderMsPerRequest: number;
+  /** Cores the rest of the machine used meanwhile. */
+  otherCpu: number;
 }
 
 /**
@@ -262,22 +304,32 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
     const runs: Record<'floor' | 'bank', AtRate[]> = { floor: [], bank: [] };
     const stageSums = Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: 0, count: 0 }]));
     for (let round = 0; round < FIXED_ROUNDS; round++) {
-      runs.floor.push(await atRate(`${phase}, round ${round + 1}`, 'floor', floor, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
-      const before = await stageTotals(bank.base);
-      runs.bank.push(await atRate(`${phase}, round ${round + 1}`, 'bank', bank, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
-      const after = await stageTotals(bank.base);
-      for (const stage of SCORE_STAGES) {
-        stageSums[stage].sum += after[stage].sum - before[stage].sum;
-        stageSums[stage].count += after[stage].count - before[stage].count;
+      // Floor first in even rounds, bank first in odd ones: neither always follows the other.
+      for (const name of round % 2 === 0 ? (['floor', 'bank'] as const) : (['bank', 'floor'] as const)) {
+        const server = name === 'floor' ? floor : bank;
+        const before = name === 'bank' ? await stageTotals(bank.base) : undefined;
+        runs[name].push(await atRate(`${phase}, round ${round + 1}`, name, server, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
+        if (!before) continue;
+        const after = await stageTotals(bank.base);
+        for (const stage of SCORE_STAGES) {
+          stageSums[stage].sum += after[stage].sum - before[stage].sum;
+          stageSums[stage].count += after[stage].count - before[stage].count;
+        }
       }
     }
-    const pooled = (results: AtRate[]): Pooled => ({
-      latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
-      cpuMsPerRequest: (1000 * results.reduce((sum, r) => sum + r.serverCpuSeconds, 0)) / results.reduce((sum, r) => sum + r.answered, 0),
-    });
+    const pooled = (results: AtRate[]): Pooled => {
+      const answered = results.reduce((sum, r) => sum + r.answered, 0);
+      const total = (key: 'serverCpuSeconds' | 'loaderCpuSeconds' | 'otherCpuSeconds' | 'seconds') => results.reduce((sum, r) => sum + r[key], 0);
+      return {
+        latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
+        cpuMsPerRequest: (1000 * total('serverCpuSeconds')) / answered,
+        loaderMsPerRequest: (1000 * total('loaderCpuSeconds')) / answered,
+        otherCpu: total('otherCpuSeconds') / total('seconds'),
+      };
+    };
     const result = { floor: pooled(runs.floor), bank: pooled(runs.bank), rate, stages: Object.fromEntries(SCORE_STAGES.map((stage) => [stage, round((stageSums[stage].sum / stageSums[stage].count) * 1000, 4)])) };
     for (const name of ['floor', 'bank'] as const) {
-      const { latencies, cpuMsPerRequest } = result[name];
+      const { latencies, cpuMsPerRequest, loaderMsPerRequest, otherCpu } = result[name];
       emit({
         bench: 'serve',
         phase,
@@ -288,6 +340,8 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
         p99_ms: round(quantile(latencies, 0.99), 3),
         p999_ms: round(quantile(latencies, 0.999), 3),
         server_cpu_ms_per_request: round(cpuMsPerRequest, 3),
+        loader_cpu_ms_per_request: round(loaderMsPerRequest, 3),
+        other_cpu: round(otherCpu, 2),
       });
     }
     emit({ bench: 'serve', phase, server: 'bank', stage_ms: result.stages });
@@ -306,6 +360,17 @@ async function stageTotals(base: string): Promise<Record<string, { sum: number; 
     return Number(line.slice(prefix.length));
   };
   return Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: series('sum', stage), count: series('count', stage) }]));
+}
+
+/** CPU seconds (every state but idle and iowait) all cores have spent since boot, from /proc/stat; 0 where it is missing. */
+async function machineCpuSeconds(): Promise<number> {
+  try {
+    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ..., in clock ticks (100 per second on Linux).
+    return (fields.reduce((a, b) => a + b, 0) - fields[3] - fields[4]) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** CPU seconds (user + system) a process has used, from /proc; 0 where /proc is missing. */

@@ -98,17 +98,18 @@ export class CtrModel {
     });
   }
 
+  /** The table row of `id` in sparse field `field` (schema index): id + 1 when known and seen in training, else 0. */
+  tableRow(field: number, id: number): number {
+    return id >= 0 && id < this.schema.sparse[field].vocabSize && this.weights.seen[field][id + 1] ? id + 1 : 0;
+  }
+
   encode(rows: CtrRows): EncodedRows {
     const n = rowCount(this.schema, rows);
     const fields = this.schema.sparse.length;
     const out = new Int32Array(n * fields);
     this.schema.sparse.forEach((f, i) => {
       const col = rows.sparse[f.name];
-      const seen = this.weights.seen[i];
-      for (let r = 0; r < n; r++) {
-        const id = col[r];
-        out[r * fields + i] = id >= 0 && id < f.vocabSize && seen[id + 1] ? id + 1 : 0;
-      }
+      for (let r = 0; r < n; r++) out[r * fields + i] = this.tableRow(i, col[r]);
     });
     return { n, rows: out, dense: this.schema.dense.map((f) => (rows.dense as Record<string, Float32Array>)[f.name]) };
   }
@@ -157,7 +158,13 @@ export class CtrModel {
 
 /** Click probabilities of logits. */
 export function sigmoid(logits: Float32Array): Float32Array {
-  return logits.map((x) => 1 / (1 + Math.exp(-x)));
+  return sigmoidInPlace(Float32Array.from(logits));
+}
+
+/** Click probabilities of logits, written over them; returns `logits`. */
+export function sigmoidInPlace(logits: Float32Array): Float32Array {
+  for (let i = 0; i < logits.length; i++) logits[i] = 1 / (1 + Math.exp(-logits[i]));
+  return logits;
 }
 
 function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {

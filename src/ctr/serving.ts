@@ -6,12 +6,17 @@
  * is cheaper than the round trip to the Runtime's worker. `logitsInProcess` evaluates the same graph
  * in plain TypeScript, for comparison.
  *
+ * A DCN (v1) on sparse fields is scored by `FactoredDcn` instead (`score`): plain TypeScript with its
+ * first layers tabled per field at load, synchronous, cheaper than the ORT run for a request's rows
+ * and free of onnxruntime-node's deferral of every run to the event loop's next check phase.
+ *
  * The weights are read once, when the frozen graph is built: for a loaded model that is served, not
  * for one still training.
  */
 import { float32, InlineSession, type Graph, type HostTensor } from '../engine/index.js';
+import { FactoredDcn } from './factored.js';
 import { InProcessGraph } from './forward.js';
-import type { CtrModel } from './model.js';
+import type { CtrModel, EncodedRows } from './model.js';
 import { NETWORKS } from './models/index.js';
 import { buildGraph } from './net.js';
 import type { CtrRows } from './schema.js';
@@ -22,6 +27,8 @@ export class ServingModel {
   private readonly offsets: Int32Array;
   private session?: Promise<InlineSession>;
   private inProcess?: InProcessGraph;
+  /** Set for a model `FactoredDcn` scores. */
+  private readonly factored?: FactoredDcn;
 
   constructor(
     private readonly model: CtrModel,
@@ -31,11 +38,21 @@ export class ServingModel {
     const fields = model.schema.sparse;
     this.offsets = new Int32Array(fields.length);
     for (let f = 1; f < fields.length; f++) this.offsets[f] = this.offsets[f - 1] + fields[f - 1].vocabSize + 1;
+    this.factored = FactoredDcn.of(model);
+  }
+
+  /** Which forward `score` runs. */
+  get forward(): 'factored' | 'ort' {
+    return this.factored ? 'factored' : 'ort';
   }
 
   /** The frozen graph's feeds for all of `rows`, as one batch. */
   feeds(rows: CtrRows): Record<string, HostTensor> {
-    const data = this.model.encode(rows);
+    return this.encodedFeeds(this.model.encode(rows));
+  }
+
+  /** The frozen graph's feeds for rows already encoded (`CtrModel.encode`, `CtrModel.tableRow`). */
+  encodedFeeds(data: EncodedRows): Record<string, HostTensor> {
     const fields = this.offsets.length;
     const stacked = new Int32Array(data.rows.length);
     for (let i = 0; i < stacked.length; i++) stacked[i] = data.rows[i] + this.offsets[i % fields];
@@ -44,9 +61,14 @@ export class ServingModel {
     return feeds;
   }
 
-  /** Creates the ORT session now rather than on the first request (and fails now if it cannot). */
+  /** Creates the ORT session `score` runs now rather than on the first request (and fails now if it cannot). */
   async ready(): Promise<void> {
-    await (this.session ??= InlineSession.create(this.graph, this.threads));
+    if (!this.factored) await (this.session ??= InlineSession.create(this.graph, this.threads));
+  }
+
+  /** One logit per encoded row: by `FactoredDcn` where it applies, else by ORT in this thread. */
+  score(data: EncodedRows): Float32Array | Promise<Float32Array> {
+    return this.factored ? this.factored.logits(data.rows, data.n) : this.logits(this.encodedFeeds(data));
   }
 
   /** One logit per row of `feeds`, from ORT in this thread. */

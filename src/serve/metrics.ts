@@ -30,8 +30,12 @@ class Histogram {
   }
 
   observe(value: number): void {
-    const bucket = this.bounds.findIndex((le) => value <= le);
-    if (bucket >= 0) this.buckets[bucket]++;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]) {
+        this.buckets[i]++;
+        break;
+      }
+    }
     this.sum += value;
     this.count++;
   }

@@ -4,7 +4,7 @@
  * together run once, when the scorer is made.
  */
 import type { BankVersion } from '../bank/index.js';
-import { sigmoid, type CtrModel, type CtrRows, type ServingModel } from '../ctr/index.js';
+import { sigmoidInPlace, type CtrModel, type ServingModel } from '../ctr/index.js';
 import type { FeatureIndex } from './features.js';
 
 export class ServeSetupError extends Error {
@@ -12,36 +12,53 @@ export class ServeSetupError extends Error {
 }
 
 export class Scorer {
-  private readonly fields: { user: string; item: string; attribute: string; slots: string[] };
-  /** The model with its weights baked into the scoring graph, run in this thread: a request feeds only its rows. */
+  /** The model with its weights frozen for serving, run in this thread: a request feeds only its rows. */
   private readonly serving: ServingModel;
+  /** The model's sparse fields in schema order, by where a request's value comes from. */
+  private readonly columns: Column[];
+  /** Per catalog item, its table row in the item field and in the attribute field. */
+  private readonly itemRows: Int32Array;
+  private readonly attributeRows: Int32Array;
 
   constructor(
-    model: CtrModel,
+    private readonly model: CtrModel,
     private readonly features: FeatureIndex,
     slots: BankVersion['slots'],
     threads = 1,
   ) {
     checkCompatible(model, features, slots);
-    this.fields = { ...features.fields, slots: features.slots.map((s) => s.field) };
+    const field = (name: string) => model.schema.sparse.findIndex((f) => f.name === name);
+    const slotFields = features.slots.map((s) => s.field);
+    this.columns = model.schema.sparse.map((f): Column => {
+      if (f.name === features.fields.item) return { kind: 'item' };
+      if (f.name === features.fields.attribute) return { kind: 'attribute' };
+      if (f.name === features.fields.user) return { kind: 'user' };
+      return { kind: 'slot', slot: slotFields.indexOf(f.name) };
+    });
+    const itemField = field(features.fields.item);
+    const attributeField = field(features.fields.attribute);
+    this.itemRows = Int32Array.from(features.items, (_, i) => model.tableRow(itemField, i));
+    this.attributeRows = Int32Array.from(features.itemAttribute, (a) => model.tableRow(attributeField, a));
     this.serving = model.serving(threads);
   }
 
-  /** Loads the model's ORT session, so that startup fails rather than the first request. */
+  /** Loads the model's ORT session where it needs one, so that startup fails rather than the first request. */
   ready(): Promise<void> {
     return this.serving.ready();
   }
 
-  /** Item indices of `items`, and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly string[]): { indices: Int32Array; unknown: string[] } {
+  /** The ids of `items` as strings, their item indices, and the ids the feature map does not know (in request order, once each). */
+  itemIndices(items: readonly (string | number)[]): { items: string[]; indices: Int32Array; unknown: string[] } {
+    const ids = new Array<string>(items.length);
     const indices = new Int32Array(items.length);
     const unknown = new Set<string>();
-    items.forEach((item, i) => {
-      const index = this.features.itemIndex.get(item);
-      if (index === undefined) unknown.add(item);
+    for (let i = 0; i < items.length; i++) {
+      const id = (ids[i] = String(items[i]));
+      const index = this.features.itemIndex.get(id);
+      if (index === undefined) unknown.add(id);
       else indices[i] = index;
-    });
-    return { indices, unknown: [...unknown] };
+    }
+    return { items: ids, indices, unknown: [...unknown] };
   }
 
   /**
@@ -51,21 +68,29 @@ export class Scorer {
   async score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
     const started = performance.now();
     const n = items.length;
-    const { user: userField, item, attribute, slots } = this.fields;
-    const sparse: CtrRows['sparse'] = {
-      [userField]: new Int32Array(n).fill(this.features.userIndex.get(user) ?? -1),
-      [item]: items,
-      [attribute]: Int32Array.from(items, (i) => this.features.itemAttribute[i]),
-    };
-    slots.forEach((field, j) => (sparse[field] = new Int32Array(n).fill(profileIds[j])));
-    const feeds = this.serving.feeds({ sparse });
+    const fields = this.columns.length;
+    // Each field's table row: the user's and the profile's are the same on every row.
+    const shared = this.columns.map((c, f) =>
+      c.kind === 'user' ? this.model.tableRow(f, this.features.userIndex.get(user) ?? -1) : c.kind === 'slot' ? this.model.tableRow(f, profileIds[c.slot]) : 0,
+    );
+    const rows = new Int32Array(n * fields);
+    for (let f = 0; f < fields; f++) {
+      const kind = this.columns[f].kind;
+      const perItem = kind === 'item' ? this.itemRows : kind === 'attribute' ? this.attributeRows : undefined;
+      if (perItem) for (let r = 0; r < n; r++) rows[r * fields + f] = perItem[items[r]];
+      else for (let r = 0, row = shared[f]; r < n; r++) rows[r * fields + f] = row;
+    }
     const encoded = performance.now();
     observe('feature_encoding', (encoded - started) / 1000);
-    const probabilities = sigmoid(await this.serving.logits(feeds));
+    // The logits are this request's own array: the probabilities replace them.
+    const probabilities = sigmoidInPlace(await this.serving.score({ n, rows, dense: [] }));
     observe('model_forward', (performance.now() - encoded) / 1000);
     return probabilities;
   }
 }
+
+/** Where a sparse field's value comes from: the request's user, a profile slot (bank order), or the candidate item. */
+type Column = { kind: 'user' } | { kind: 'slot'; slot: number } | { kind: 'item' } | { kind: 'attribute' };
 
 /** Every field the model reads must come from the feature map or the bank, with matching sizes. */
 function checkCompatible(model: CtrModel, features: FeatureIndex, slots: BankVersion['slots']): void {

@@ -1,7 +1,8 @@
 /**
- * The serving model (weights frozen into the scoring graph) through ORT and through the in-process
- * evaluator, against the model's own ORT scores: every model, with random weights in every table and
- * parameter (biases too, which start at zero), seen and unseen ids, and a dense field.
+ * The serving model (weights frozen into the scoring graph) through ORT, through the in-process
+ * evaluator and as the server scores (`ServingModel.score`), against the model's own ORT scores:
+ * every model, with random weights in every table and parameter (biases too, which start at zero),
+ * seen and unseen ids, and a dense field.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -35,7 +36,9 @@ describe('the frozen serving graph, through ORT and in process, scores as the mo
       const feeds = serving.feeds(rows);
       const frozen = sigmoid(await serving.logits(feeds));
       const inProcess = sigmoid(serving.logitsInProcess(feeds));
-      for (const [name, scores] of [['frozen ORT', frozen], ['in process', inProcess]] as const) {
+      // What the server runs: the factored forward for a DCN on sparse fields, else the frozen graph on ORT.
+      const served = sigmoid(await serving.score(m.encode(rows)));
+      for (const [name, scores] of [['frozen ORT', frozen], ['in process', inProcess], ['served', served]] as const) {
         assert.equal(scores.length, reference.length);
         let worst = 0;
         for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - scores[i]));

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SqliteFeatureBank, versionId } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
 import { FEATURE_MAP_FILE, MAX_ITEMS, SCORE_STAGES, ServeSetupError } from '../../src/serve/index.js';
-import { BANK_VERSION, directScores, genreOf, ITEMS, openFixtureServer, profileOf, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
+import { BANK_VERSION, directScores, genreOf, ITEMS, openFixtureServer, profileOf, servedProbabilities, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const runtime = new Runtime({ threads: 1 });
 let dir: string;
@@ -59,24 +59,28 @@ describe('POST /v1/score', () => {
     const body = res.json();
     assert.deepEqual({ ...body, scores: undefined }, { user: 'u3', bankVersion: BANK_ID, mode: 'bank', unknownUser: false, source: 'tuned', slots: slots(profileOf(3)), scores: undefined });
     assert.deepEqual(body.scores.map((s: { item: string }) => s.item), items.map((i) => ITEMS[i]));
-    assert.deepEqual(body.scores.map((s: { probability: number }) => s.probability), await directScores(server.model, 3, profileOf(3), items));
+    assert.deepEqual(servedProbabilities(body), await directScores(server.model, 3, profileOf(3), items));
     assert.equal(body.scores[0].probability, body.scores[3].probability, 'a repeated item scores the same');
+    // Each probability is printed with the 9 significant digits that identify a float32.
+    const printed = [...res.body.matchAll(/"probability":([^}]*)\}/g)].map((m) => m[1]);
+    assert.equal(printed.length, items.length);
+    for (const text of printed) assert.equal(text, Math.fround(Number(text)).toPrecision(9));
   });
 
   it('scores users without an index with the unknown row: their own profile if banked, else the default', async () => {
     const items = [1, 2, 3];
     const newcomer = (await score({ user: 'newcomer', items: items.map((i) => ITEMS[i]) })).json();
     assert.equal(newcomer.unknownUser, false);
-    assert.deepEqual(newcomer.scores.map((s: { probability: number }) => s.probability), await directScores(server.model, -1, [2, 2], items));
+    assert.deepEqual(servedProbabilities(newcomer), await directScores(server.model, -1, [2, 2], items));
     const stranger = (await score({ user: 'stranger', items: items.map((i) => ITEMS[i]) })).json();
     assert.equal(stranger.unknownUser, true);
     assert.equal(stranger.source, 'default');
     assert.deepEqual(stranger.slots, slots(DEFAULT_IDS));
-    assert.deepEqual(stranger.scores.map((s: { probability: number }) => s.probability), await directScores(server.model, -1, DEFAULT_IDS, items));
+    assert.deepEqual(servedProbabilities(stranger), await directScores(server.model, -1, DEFAULT_IDS, items));
     // u36 has a user index but no profile.
     const u36 = (await score({ user: 'u36', items: items.map((i) => ITEMS[i]) })).json();
     assert.equal(u36.unknownUser, true);
-    assert.deepEqual(u36.scores.map((s: { probability: number }) => s.probability), await directScores(server.model, 36, DEFAULT_IDS, items));
+    assert.deepEqual(servedProbabilities(u36), await directScores(server.model, 36, DEFAULT_IDS, items));
   });
 
   it('the profile fields carry the learned signal: a profile-only user prefers the genres its hobby matches', async () => {

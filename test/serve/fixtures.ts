@@ -107,9 +107,18 @@ export async function openFixtureServer(fx: ServeFixture, runtime: Runtime, opti
 }
 
 /**
+ * The probabilities of a `/v1/score` answer as the float32s the model computed: the server prints
+ * each with the 9 significant digits that identify a float32.
+ */
+export function servedProbabilities(body: { scores: { probability: number }[] }): number[] {
+  return body.scores.map((s) => Math.fround(s.probability));
+}
+
+/**
  * What the model says for a user index (-1: unknown) with profile `ids` on the given item indices,
  * built column by column here rather than through the server's Scorer. The server scores with the
- * model frozen for serving; the model's own scoring graph must agree to 1e-6.
+ * model frozen for serving (for a DCN, the factored forward); the model's own scoring graph must
+ * agree to 1e-6.
  */
 export async function directScores(model: CtrModel, userIndex: number, ids: readonly number[], items: readonly number[]): Promise<number[]> {
   const n = items.length;
@@ -122,8 +131,7 @@ export async function directScores(model: CtrModel, userIndex: number, ids: read
       userip_background: new Int32Array(n).fill(ids[1]),
     },
   };
-  const serving = model.serving();
-  const probabilities = sigmoid(await serving.logits(serving.feeds(rows)));
+  const probabilities = sigmoid(await model.serving().score(model.encode(rows)));
   const reference = await model.predict(rows);
   reference.forEach((p, i) => assert.ok(Math.abs(p - probabilities[i]) <= 1e-6, `row ${i}: scoring graph ${p}, serving graph ${probabilities[i]}`));
   return Array.from(probabilities);

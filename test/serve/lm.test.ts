@@ -13,7 +13,7 @@ import { templateTokens, type ProfileLm, type TuneOptions } from '../../src/prof
 import type { Codebook } from '../../src/quantize/index.js';
 import { LmProfiles, type LmProfilesOptions } from '../../src/serve/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { directScores, openFixtureServer, SLOTS, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
+import { directScores, openFixtureServer, servedProbabilities, SLOTS, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const HIDDEN = 16;
 const runtime = new Runtime({ threads: 1 });
@@ -127,7 +127,7 @@ it('scores with the inferred profile exactly as the bank path would with those I
   assert.equal(body.source, 'lm');
   assert.equal(body.unknownUser, false);
   assert.deepEqual(body.slots, [{ name: 'hobby', id: expected[0] }, { name: 'background', id: expected[1] }]);
-  assert.deepEqual(body.scores.map((s: { probability: number }) => s.probability), await directScores(server.model, 3, expected, items));
+  assert.deepEqual(servedProbabilities(body), await directScores(server.model, 3, expected, items));
 
   const unknown = (await server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: ['i1'] } })).json();
   assert.equal(unknown.unknownUser, true);
