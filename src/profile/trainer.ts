@@ -10,8 +10,8 @@
  *    holds what all users share (the format of the text, the common taste), so that what follows is
  *    user-specific.
  * 2. Each user's token is θ_u = θ̄ + δ_u, with an L2 prior λ‖δ_u‖² (δ starts at 0). Then `emRounds` rounds:
- *    - E-step (profile inference): AdamW steps on each user's δ_u to lower the mean NLL per token of its
- *      windows, plus the prior, plus (after the first M-step) a commitment β‖δ_u − c(δ_u)‖² that pulls the
+ *    - E-step (profile inference): steps (AdamW, or gradient steps) on each user's δ_u to lower the mean
+ *      NLL per token of its windows, plus the prior, plus (after the first M-step) a commitment β‖δ_u − c(δ_u)‖² that pulls the
  *      token toward its code's centroid. A user takes at most `userSteps` steps; it stops earlier once its
  *      gradient norm falls below `convergence` × its first step's (the same rule for every user, with or
  *      without validation text).
