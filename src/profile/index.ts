@@ -12,8 +12,9 @@ export {
   type TemplateTokens,
 } from './template.js';
 export { assembleBatch, promptWeight, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
-export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
+export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneProgress, type TuneResult, type UserBehaviour } from './trainer.js';
 export { packWindows, type BehaviourWindows } from './windows.js';
+export { fitRound, roundRecord, tunePopulation, tuneResultOf, tuneShardRound, type PopulationResult, type RoundInput, type ShardRoundResult } from './shard.js';
 export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
   contrastWords,

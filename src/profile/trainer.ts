@@ -82,6 +82,10 @@ export interface TuneOptions {
    * that their offsets come from the same procedure as the codebooks' users'.
    */
   frozen?: FrozenProfiles;
+  /** δ_u and each user's steps so far to start from (default 0): one E-step of a shard of a distributed run. */
+  start?: { deltas: Float32Array; steps: readonly number[] };
+  /** Per user, the seed of its window order (default: its index); a shard passes indices in the whole run. */
+  userSeeds?: readonly number[];
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
   /** Checkpoint every this many LM batches (and at the end of every phase). */
@@ -269,6 +273,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       const scale = opts.initScale ?? embeddingRms(lm, [template.start, ...template.names.flat(), ...template.prefix]);
       new Rng(opts.seed).fillUniform(population, -scale, scale);
     }
+    if (opts.start) deltas.set(opts.start.deltas);
     for (let u = 0; u < n; u++) syncTheta(u);
     state = {
       phase: opts.frozen || opts.populationSteps === 0 ? 'users' : 'population',
@@ -278,7 +283,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       passUsers: [],
       passPosition: 0,
       stepsInRound: new Array(n).fill(0),
-      totalSteps: new Array(n).fill(0),
+      totalSteps: opts.start ? [...opts.start.steps] : new Array(n).fill(0),
       firstGradNorm: new Array(n).fill(0),
       stopped: new Array(n).fill(false),
       history: [],
@@ -402,7 +407,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     const all = trainPrompts[u];
     const k = opts.windowsPerStep === 'auto' ? Math.ceil(all.length / opts.userSteps) : Math.min(opts.windowsPerStep, all.length);
     if (k === all.length) return all;
-    const order = new Rng((opts.seed * 2654435761 + u) >>> 0).shuffle(all.map((_, i) => i));
+    const order = new Rng((opts.seed * 2654435761 + (opts.userSeeds?.[u] ?? u)) >>> 0).shuffle(all.map((_, i) => i));
     return Array.from({ length: k }, (_, i) => all[order[(step * k + i) % all.length]]);
   }
 
