@@ -30,10 +30,12 @@ export {
 export {
   addNewUsers,
   behaviourOptions,
+  behaviourWindows,
   explainRun,
   readTunedProfiles,
   refitCodebooksWithout,
   runBehaviourWindows,
+  storeProfiles,
   trainBehaviour,
   trainerOptions,
   userWindows,
