@@ -24,6 +24,7 @@ export function formatStatus(s: RunStatus): string {
     `  data ${s.data} -> ${s.out}`,
     `  population token: ${s.populationDone ? 'done' : 'not yet'}`,
   ];
+  if (!s.finished) lines.push(`  workers connected to the queue now: ${s.workers}`);
   for (const r of s.perRound) lines.push(`  E-step ${r.round}: ${r.shardsDone}/${s.shards} shards${r.fitted ? `, M-step done (validation NLL ${r.valNll?.toFixed(4)})` : ''}`);
   if (s.currentRound !== undefined) {
     lines.push(`  jobs of E-step ${s.currentRound}:`);
@@ -51,7 +52,9 @@ export function coordinatorProgress(): { onEvent: (e: CoordinatorEvent) => void;
   return {
     onEvent: (e) => {
       if (e.kind === 'run') console.error(`run ${e.run}: ${e.users} users in ${e.shards} shard jobs${e.resumed ? ' (resumed)' : ''}; \`userip queue status --run ${e.run}\` shows where it stands`);
-      else if (e.kind === 'population') show('population token', e.done, e.total, `steps | loss ${e.loss.toFixed(3)}`);
+      else if (e.kind === 'workers') {
+        if (e.count === 0) console.error(`no \`userip worker\` is connected to the queue yet: the shard jobs wait until one is (userip worker --redis URL)`);
+      } else if (e.kind === 'population') show('population token', e.done, e.total, `steps | loss ${e.loss.toFixed(3)}`);
       else if (e.kind === 'round') show(`E-step ${e.round + 1}/${e.rounds}`, e.steps, e.budget, `user steps (budget) | ${e.shardsDone}/${e.shards} shards`);
       else show(`M-step ${e.round + 1}/${e.rounds}`, 0, 1, e.round + 1 === e.rounds ? 'codebooks, then the files and the bank' : 'codebooks');
     },

@@ -8,8 +8,9 @@
  *    whole run, `userSeeds`): any subset of users, a shard, can be tuned anywhere;
  *  - the M-step (k-means over every user's token) couples everyone again: one process fits it.
  *
- * Batches pack several users' windows, but each user's gradient is that of its own mean NLL per token,
- * so which users share a batch changes a user's result only by float rounding.
+ * An E-step batch holds one user's step (trainer.ts), so a user's tokens do not depend on which other
+ * users are tuned with it, not even by float rounding: a discrete choice near a tie (the nearest code of
+ * the commitment term) would otherwise turn rounding noise into a visible difference.
  */
 import { assign, type Codebook } from '../quantize/index.js';
 import type { ProfileLm } from './batch.js';

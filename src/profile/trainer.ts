@@ -55,7 +55,7 @@ export interface TuneOptions {
   populationLr: number;
   /** Codebook size per slot. */
   codebookSizes: number[];
-  /** An LM batch holds whole user steps up to this many prompt tokens. */
+  /** Prompt tokens per LM batch of the population phase and of validation scoring (an E-step batch is one user's step). */
   batchTokens: number;
   /**
    * Windows in one step of a user (its windows are cycled in a seeded order across steps). 'auto':
@@ -352,18 +352,18 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       st.pass++;
     }
     if (mustStop()) return finish(false);
-    // Whole user steps, up to batchTokens prompt tokens.
+    // One user's step per LM batch: a user's tokens then cannot depend, even by float rounding, on who else
+    // is tuned, so a shard of a distributed run tunes them exactly as one process does. Packing several
+    // users per batch measured no faster: a step's whole-history windows are large batches already.
     const rows: number[] = [];
     const prompts: Prompt[] = [];
     const owner: number[] = [];
-    let length = 0;
-    while (st.passPosition < st.passUsers.length && (rows.length === 0 || length < opts.batchTokens)) {
+    while (st.passPosition < st.passUsers.length && rows.length === 0) {
       const u = st.passUsers[st.passPosition++];
       const windows = windowsForStep(u, st.totalSteps[u]);
       for (const p of windows) {
         prompts.push(p);
         owner.push(rows.length);
-        length += p.tokens.length;
       }
       rows.push(u);
     }

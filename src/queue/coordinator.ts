@@ -47,9 +47,22 @@ export type CoordinatorEvent =
   | { kind: 'run'; run: string; users: number; shards: number; resumed: boolean }
   | { kind: 'population'; done: number; total: number; loss: number }
   | { kind: 'round'; round: number; rounds: number; steps: number; budget: number; shardsDone: number; shards: number }
-  | { kind: 'fit'; round: number; rounds: number };
+  | { kind: 'fit'; round: number; rounds: number }
+  /** Workers connected to the shard queue when a round starts (its jobs wait until one is). */
+  | { kind: 'workers'; count: number };
 
-export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): Promise<TuneSummary & { run: string }> {
+/** Wall-clock seconds of this process's phases (a resumed run counts only what it did itself). */
+export interface QueueTimings {
+  population: number;
+  /** Per E-step run here: from adding its flow until its last shard was done, then its M-step. */
+  eSteps: number[];
+  mSteps: number[];
+}
+
+/** Lock of an M-step job (see the fit worker). */
+const FIT_LOCK_MS = 5 * 60_000;
+
+export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): Promise<TuneSummary & { run: string; timings: QueueTimings }> {
   if (!Number.isInteger(opts.shardUsers) || opts.shardUsers < 1) throw new Error(`--shard-users must be a positive integer, got ${opts.shardUsers}`);
   await saveConfig(config.out, config);
   const runtime = new Runtime({ threads: config.threads });
@@ -66,7 +79,7 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
     const S = config.slots.length;
     const D = lm.hiddenSize;
     const rounds = config.emRounds;
-    const run = runIdOf(trainer.configHash, opts.shardUsers, users.map((u) => u.user));
+    const run = runIdOf(trainer.configHash, opts.shardUsers, users.map((u) => u.user), config.out);
 
     let spec = await store.spec(run);
     const resumed = spec !== undefined;
@@ -80,20 +93,25 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
     const theSpec: RunSpec = spec;
     opts.onEvent?.({ kind: 'run', run, users: users.length, shards: theSpec.shards.length, resumed });
 
+    const timings: QueueTimings = { population: 0, eSteps: [], mSteps: [] };
     const finished = await store.summary(run);
-    if (finished) return { ...finished, run };
+    if (finished) return { ...finished, run, timings };
 
     // 1. The population token, here: it samples every user's windows.
     if (!(await store.hasInput(run, 0))) {
+      const began = Date.now();
       const pop = await tunePopulation(lm, template, users, { ...trainer, onProgress: (p) => opts.onEvent?.({ kind: 'population', done: p.done, total: p.total, loss: p.loss }) });
       await store.putInput(run, 0, { population: pop.population, codebooks: [], deltaCentroids: [], valNllStart: pop.valNllStart, batches: pop.batches, tokens: pop.tokens });
+      timings.population = (Date.now() - began) / 1000;
     }
 
     // 2. The M-steps: this process takes its run's parent jobs.
     const fitWorker = new Worker<FitJobData>(fitQueue(run), (job) => fit(job.data.round), {
       connection: connections.next(),
       concurrency: 1,
-      // A coordinator killed during an M-step leaves the job to the next coordinator of the run.
+      // k-means runs on this thread and may hold it longer than a lock renewal period; only this run's
+      // coordinator takes these jobs, so a long lock costs only a rerun's wait after a coordinator died mid-M-step.
+      lockDuration: FIT_LOCK_MS,
       maxStalledCount: 10,
     });
     closers.push(() => fitWorker.close());
@@ -117,7 +135,7 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
     }
     const summary = await store.summary(run);
     if (!summary) throw new Error(`tune run ${run}: the last M-step finished without storing the run's summary`);
-    return { ...summary, run };
+    return { ...summary, run, timings };
 
     async function runRound(round: number): Promise<void> {
       const shards = theSpec.shards;
@@ -127,7 +145,10 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
       const report = () =>
         opts.onEvent?.({ kind: 'round', round, rounds, steps: steps.reduce((a, b) => a + b, 0), budget: budget.reduce((a, b) => a + b, 0), shardsDone: done.filter(Boolean).length, shards: shards.length });
       done.forEach((d, s) => d && (steps[s] = budget[s]));
+      if (!done.every(Boolean)) opts.onEvent?.({ kind: 'workers', count: await shardQueue.getWorkersCount() });
       report();
+      const began = Date.now();
+      let shardsFinished = Date.now();
       const shardOf = (jobId: string): number | undefined => {
         const prefix = `${run}-r${round}-s`;
         return jobId.startsWith(prefix) ? Number(jobId.slice(prefix.length)) : undefined;
@@ -143,6 +164,7 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
         if (s === undefined) return;
         done[s] = true;
         steps[s] = budget[s];
+        shardsFinished = Date.now();
         report();
       };
       let failed: (error: Error) => void = () => undefined;
@@ -182,6 +204,8 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
           })),
         });
         await Promise.race([tree.job.waitUntilFinished(fitEvents), failure]);
+        timings.eSteps.push((shardsFinished - began) / 1000);
+        timings.mSteps.push((Date.now() - shardsFinished) / 1000);
       } finally {
         shardEvents.off('progress', onProgress);
         shardEvents.off('completed', onCompleted);

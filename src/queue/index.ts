@@ -1,5 +1,5 @@
 /** Profile tuning spread over BullMQ jobs on Redis: the coordinator, the workers, and run status. */
-export { tuneOnQueue, type CoordinatorEvent, type QueueTuneOptions } from './coordinator.js';
+export { tuneOnQueue, type CoordinatorEvent, type QueueTimings, type QueueTuneOptions } from './coordinator.js';
 export { startTuneWorker, type TuneWorker, type TuneWorkerOptions, type WorkerEvent } from './worker.js';
 export { queueStatus, type RoundStatus, type RunStatus, type ShardJobStatus } from './status.js';
 export { TUNE_QUEUE } from './jobs.js';

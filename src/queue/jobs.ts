@@ -3,6 +3,7 @@
  * the BullMQ connections (node-redis clients, the same client library as the Redis feature bank).
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { createClient, type RedisClientType } from 'redis';
 
 /** Every run's shard jobs: any worker on any machine takes them. */
@@ -44,9 +45,12 @@ export interface ShardProgress {
 /** Attempts of a shard job that fails with an error (a stalled job is recovered separately, up to maxStalledCount times). */
 export const SHARD_ATTEMPTS = 3;
 
-/** A run's id: the same settings, LM, users and shard size give the same id, so that rerunning the command resumes it. */
-export function runIdOf(configHash: string, shardUsers: number, users: readonly string[]): string {
-  return createHash('sha256').update(JSON.stringify({ configHash, shardUsers, users })).digest('hex').slice(0, 16);
+/**
+ * A run's id: the same settings, LM, users, shard size and output directory give the same id, so that
+ * rerunning the command resumes it; another --out is another run (its files and bank are written there).
+ */
+export function runIdOf(configHash: string, shardUsers: number, users: readonly string[], out: string): string {
+  return createHash('sha256').update(JSON.stringify({ configHash, shardUsers, users, out: resolve(out) })).digest('hex').slice(0, 16);
 }
 
 /**

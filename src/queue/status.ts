@@ -37,6 +37,8 @@ export interface RunStatus {
   /** The first round not yet fitted, and its shard jobs (none once the run is finished). */
   currentRound?: number;
   jobs: ShardJobStatus[];
+  /** Workers connected to the shard queue now (any run's). */
+  workers: number;
   finished: boolean;
   bankWrites: number;
   bank?: string;
@@ -56,11 +58,13 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
     const summary = await store.summary(run);
     const current = perRound.findIndex((r) => !r.fitted);
     const jobs: ShardJobStatus[] = [];
-    if (current >= 0) {
-      const connections = new BullConnections(redis);
-      const queue = new Queue(TUNE_QUEUE, { connection: connections.next() });
-      const fits = new Queue(fitQueue(run), { connection: connections.next() });
-      try {
+    const connections = new BullConnections(redis);
+    const queue = new Queue(TUNE_QUEUE, { connection: connections.next() });
+    const fits = new Queue(fitQueue(run), { connection: connections.next() });
+    let workers: number;
+    try {
+      workers = await queue.getWorkersCount();
+      if (current >= 0) {
         for (let s = 0; s < spec.shards.length; s++) {
           const job = await Job.fromId(queue, shardJobId(run, current, s));
           if (!job) {
@@ -81,11 +85,11 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
         }
         const parent = await Job.fromId(fits, fitJobId(run, current));
         if (parent) jobs.push({ shard: -1, state: await parent.getState(), attemptsMade: parent.attemptsMade, stalled: parent.stalledCounter, failedReason: parent.failedReason || undefined });
-      } finally {
-        await queue.close();
-        await fits.close();
-        connections.close();
       }
+    } finally {
+      await queue.close();
+      await fits.close();
+      connections.close();
     }
     return {
       run,
@@ -100,6 +104,7 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
       perRound,
       currentRound: current >= 0 ? current + 1 : undefined,
       jobs,
+      workers,
       finished: summary !== undefined,
       bankWrites: await store.bankWrites(run),
       bank: summary?.bank,

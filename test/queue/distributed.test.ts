@@ -75,7 +75,8 @@ function spawnCli(args: string[], readyLine?: RegExp): Spawned {
       if (readyLine && log.some((l) => readyLine.test(l))) ready();
     });
   }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output is all read by then.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, pid: child.pid!, log, ready: readyPromise, exited };
 }
 
@@ -137,6 +138,9 @@ it('two workers, one SIGKILLed mid-shard: the run completes with the single-proc
   assert.equal(status.finished, true);
   assert.equal(status.bankWrites, 1);
   assert.deepEqual(status.perRound.map((r) => r.shardsDone), [4, 4]);
+  const printed = spawnCli(['queue', 'status', '--redis', redis.url, '--run', summary.run]);
+  assert.equal(await printed.exited, 0);
+  assert.match(printed.log.join('\n'), new RegExp(`run ${summary.run}: 30 users in 4 shards, 2 E-steps[\\s\\S]*E-step 2: 4/4 shards, M-step done[\\s\\S]*finished: bank .*bank.sqlite .* written 1x`));
 
   // SIGTERM: the surviving worker finishes (nothing is running) and exits cleanly.
   survivor.child.kill('SIGTERM');
@@ -152,14 +156,16 @@ it('a coordinator killed mid-run: rerunning the command resumes, no finished sha
   const args = ['profile', 'tune', '--data', join(dir, 'data'), '--out', out, '--lm', join(dir, 'lm'), ...flags, '--seed', '1', '--queue', redis.url, '--shard-users', '8'];
 
   const first = spawnCli(args);
-  // Kill the coordinator once the first E-step's M-step is stored, before the run ends.
+  // Kill the coordinator once the first E-step's M-step job is done, before the run ends.
   const store = await TuneStore.open(redis.url);
   let run: string | undefined;
   while (!run) {
     run = first.log.map((l) => /^run ([0-9a-f]{16}):/.exec(l)?.[1]).find(Boolean);
     await new Promise((r) => setTimeout(r, 20));
   }
-  while (!(await store.record(run, 0))) await new Promise((r) => setTimeout(r, 20));
+  const fits = new Queue(`userip-fit-${run}`, { connection: client() });
+  while ((await (await Job.fromId(fits, `${run}-fit0`))?.getState()) !== 'completed') await new Promise((r) => setTimeout(r, 20));
+  await fits.close();
   first.child.kill('SIGKILL');
   await first.exited;
   assert.equal(await store.summary(run), undefined, 'the coordinator must be killed before the run ends for this test to mean anything');
