@@ -57,14 +57,15 @@ export async function tunePopulation(lm: ProfileLm, template: TemplateTokens, us
 }
 
 /**
- * One E-step of a subset of the run's users. `seeds` are their indices in the whole run; `start` their δ_u
- * and step counts after the previous E-step (zeros before the first).
+ * E-step `round` (0-based) of a subset of the run's users. `seeds` are their indices in the whole run;
+ * `start` their δ_u and step counts after the previous E-step (zeros before the first).
  */
 export async function tuneShardRound(
   lm: ProfileLm,
   template: TemplateTokens,
   users: UserBehaviour[],
   seeds: readonly number[],
+  round: number,
   input: RoundInput,
   start: { deltas: Float32Array; steps: readonly number[] },
   opts: TuneOptions,
@@ -74,10 +75,12 @@ export async function tuneShardRound(
     throw new Error(`a shard of ${users.length} users got ${seeds.length} seeds and ${start.steps.length} step counts`);
   }
   // Validation text is scored below, once, instead of by the trainer before and after.
+  // Frozen θ̄ and codebooks, no M-step; the trainer starts at `round` and stops after it (commitment from the second E-step on).
   const r = await tuneProfiles(lm, template, users.map((u) => ({ ...u, valid: [] })), {
     ...opts,
+    emRounds: round + 1,
     frozen: input,
-    start,
+    start: { round, ...start },
     userSeeds: seeds,
     checkpointDir: undefined,
     stopAfterSteps: undefined,

@@ -82,8 +82,11 @@ export interface TuneOptions {
    * that their offsets come from the same procedure as the codebooks' users'.
    */
   frozen?: FrozenProfiles;
-  /** δ_u and each user's steps so far to start from (default 0): one E-step of a shard of a distributed run. */
-  start?: { deltas: Float32Array; steps: readonly number[] };
+  /**
+   * Start at E-step `round` (0-based) from these δ_u and per-user step counts instead of round 0 at δ = 0:
+   * with `frozen` and `emRounds` = round + 1, one E-step of a shard of a distributed run.
+   */
+  start?: { round: number; deltas: Float32Array; steps: readonly number[] };
   /** Per user, the seed of its window order (default: its index); a shard passes indices in the whole run. */
   userSeeds?: readonly number[];
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
@@ -277,7 +280,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     for (let u = 0; u < n; u++) syncTheta(u);
     state = {
       phase: opts.frozen || opts.populationSteps === 0 ? 'users' : 'population',
-      round: 0,
+      round: opts.start?.round ?? 0,
       populationStep: 0,
       pass: 0,
       passUsers: [],

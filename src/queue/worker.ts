@@ -123,7 +123,7 @@ export async function startTuneWorker(opts: TuneWorkerOptions): Promise<TuneWork
     let inPass = 0;
     let reported = 0;
     const template = templateTokens(lm.tokenizer, spec.config.slots, spec.config.behaviourPrefix);
-    const result = await tuneShardRound(lm, template, users, users.map((_, i) => part.first + i), input, start, trainer, (p) => {
+    const result = await tuneShardRound(lm, template, users, users.map((_, i) => part.first + i), round, input, start, trainer, (p) => {
       steps += p.done > inPass ? p.done - inPass : p.done;
       inPass = p.done;
       if (reported === 0 || Date.now() - reported > 1000) {

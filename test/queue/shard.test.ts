@@ -39,9 +39,11 @@ function users(n: number, seed: number): UserBehaviour[] {
   });
 }
 
-const options: TuneOptions = {
+const defaults: TuneOptions = {
   mask: 'paper',
   lr: 0.05,
+  populationLr: 0.05,
+  userOptimizer: 'adamw',
   codebookSizes: [3, 2],
   batchTokens: 120,
   windowsPerStep: 2,
@@ -57,7 +59,7 @@ const options: TuneOptions = {
 };
 
 /** The run as the queue does it, in-process: shards of `size`, tuned last shard first. */
-async function sharded(data: UserBehaviour[], size: number, runSeeds = true): Promise<TuneResult> {
+async function sharded(data: UserBehaviour[], size: number, runSeeds = true, options = defaults): Promise<TuneResult> {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const S = DEFAULT_SLOTS.length;
   const D = lm.hiddenSize;
@@ -73,7 +75,7 @@ async function sharded(data: UserBehaviour[], size: number, runSeeds = true): Pr
       const part = data.slice(first, first + size);
       const seeds = part.map((_, i) => (runSeeds ? first + i : i));
       const start = { deltas: deltas.slice(first * S * D, (first + part.length) * S * D), steps: steps.slice(first, first + part.length) };
-      shards.push({ first, result: await tuneShardRound(lm, template, part, seeds, input, start, options) });
+      shards.push({ first, result: await tuneShardRound(lm, template, part, seeds, round, input, start, options) });
     }
     for (const { first, result } of shards) {
       deltas.set(result.deltas, first * S * D);
@@ -95,7 +97,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 it('shards of 3 and of 5, tuned in reverse order, give one process its soft tokens, codes and records', async () => {
   const data = users(11, 2);
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const single = await tuneProfiles(lm, template, data, options);
+  const single = await tuneProfiles(lm, template, data, defaults);
   for (const size of [3, 5]) {
     const spread = await sharded(data, size);
     assert.ok(maxDiff(spread.population, single.population) === 0, 'the population phase is the same computation');
@@ -111,10 +113,20 @@ it('shards of 3 and of 5, tuned in reverse order, give one process its soft toke
   }
 });
 
+it('the gradient user optimizer and whole-history steps shard just as exactly', async () => {
+  const data = users(9, 3);
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const options: TuneOptions = { ...defaults, userOptimizer: 'gradient', windowsPerStep: 'auto', userSteps: 2 };
+  const single = await tuneProfiles(lm, template, data, options);
+  const spread = await sharded(data, 4, true, options);
+  assert.deepEqual(spread.softTokens.data, single.softTokens.data);
+  assert.deepEqual(spread.ids, single.ids);
+});
+
 it('seeding window order by the index in the shard instead of the run changes users with more windows than a step takes', async () => {
   const data = users(8, 2);
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const single = await tuneProfiles(lm, template, data, options);
+  const single = await tuneProfiles(lm, template, data, defaults);
   const wrong = await sharded(data, 4, false);
   assert.ok(maxDiff(wrong.softTokens.data, single.softTokens.data) > 1e-3);
 });
