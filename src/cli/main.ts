@@ -13,6 +13,8 @@ import { serveCommand } from './serve.js';
 import { registerDemoCommand } from './demo.js';
 import { registerLmCommands } from './lm.js';
 import { profileCommand } from './profile.js';
+import { queueCommand } from './queue.js';
+import { workerCommand } from './worker.js';
 
 const program = new Command()
   .name('userip')
@@ -22,6 +24,8 @@ const program = new Command()
 program.addCommand(dataCommand());
 registerLmCommands(program);
 program.addCommand(profileCommand());
+program.addCommand(workerCommand());
+program.addCommand(queueCommand());
 program.addCommand(bankCommand());
 program.addCommand(ctrCommand());
 program.addCommand(evalCommand());

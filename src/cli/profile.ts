@@ -1,7 +1,9 @@
 /** `userip profile tune` and `userip profile explain`: the command-line face of src/profile/run.ts. */
 import { Command } from 'commander';
 import { BEHAVIOUR_FORMATS, explainRun, MASK_MODES, tuneRun, tuneSchema, type CodeLmText, type SlotExplanation } from '../profile/index.js';
+import { tuneOnQueue } from '../queue/index.js';
 import { intFlag, numberFlag, resolveConfig, switchFlag } from './config.js';
+import { coordinatorProgress } from './queue.js';
 
 export function profileCommand(): Command {
   const profile = new Command('profile').description('latent user profiles: tune soft tokens, quantize, explain');
@@ -34,10 +36,24 @@ export function profileCommand(): Command {
     .option('--seed <n>', 'random seed (default 0)', intFlag)
     .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
     .option('--checkpoint-every <n>', 'checkpoint every N LM batches, and at every phase end (default 50)', intFlag)
-    .action(async (flags) => {
+    .option('--queue <url>', 'tune on BullMQ jobs in this Redis (redis://HOST:PORT), taken by `userip worker`s; this process coordinates (see docs/scale-out.md)')
+    .option('--shard-users <n>', 'with --queue: users per shard job (default 256)', intFlag)
+    .action(async ({ queue, shardUsers, ...flags }) => {
       const config = await resolveConfig(tuneSchema, flags.config, flags);
-      const summary = await tuneRun(config);
-      console.log(JSON.stringify({ ...summary, history: undefined }, null, 2));
+      if (shardUsers !== undefined && !queue) throw new Error('--shard-users needs --queue');
+      if (!queue) {
+        const summary = await tuneRun(config);
+        console.log(JSON.stringify({ ...summary, history: undefined }, null, 2));
+        return;
+      }
+      const progress = coordinatorProgress();
+      try {
+        const summary = await tuneOnQueue(config, { redis: queue, shardUsers: shardUsers ?? 256, onEvent: progress.onEvent });
+        progress.stop();
+        console.log(JSON.stringify({ ...summary, history: undefined }, null, 2));
+      } finally {
+        progress.stop();
+      }
     });
   profile
     .command('explain')

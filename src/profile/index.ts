@@ -12,9 +12,10 @@ export {
   type TemplateTokens,
 } from './template.js';
 export { assembleBatch, promptWeight, type LmBatch, type ProfileLm, type SoftTokenTable } from './batch.js';
-export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
+export { profileView, tuneProfiles, type FrozenProfiles, type RoundRecord, type TuneOptions, type TuneProgress, type TuneResult, type UserBehaviour } from './trainer.js';
 export { packWindows, type BehaviourWindows } from './windows.js';
 export { assertRunMadeFrom, RunRefusedError, runDataPath, type RunData } from './resume.js';
+export { fitRound, roundRecord, tunePopulation, tuneResultOf, tuneShardRound, type PopulationResult, type RoundInput, type ShardRoundResult } from './shard.js';
 export { adjustedRandIndex, etaSquared, type ProfileDiagnostics } from './diagnostics.js';
 export {
   contrastWords,
@@ -30,10 +31,12 @@ export {
 export {
   addNewUsers,
   behaviourOptions,
+  behaviourWindows,
   explainRun,
   readTunedProfiles,
   refitCodebooksWithout,
   runBehaviourWindows,
+  storeProfiles,
   trainBehaviour,
   trainerOptions,
   userWindows,

@@ -145,7 +145,7 @@ export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer
 }
 
 /** Every user's whole train history (and validation text) as windows of token ids that fit the LM's context. */
-function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
+export function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
   const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions, prepared.config.threshold);
   if (options.maxTokens < config.behaviourTokens) {
     console.warn(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
@@ -286,7 +286,7 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
 }
 
 /** The run's files: soft tokens, population token, codebooks and their δ-space centroids, the bank, tune.json with diagnostics. */
-async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
+export async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
   const { softTokens, codebooks } = result;
   const D = softTokens.hidden;
   const n = result.users.length;

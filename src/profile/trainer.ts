@@ -55,7 +55,7 @@ export interface TuneOptions {
   populationLr: number;
   /** Codebook size per slot. */
   codebookSizes: number[];
-  /** An LM batch holds whole user steps up to this many prompt tokens. */
+  /** Prompt tokens per LM batch of the population phase and of validation scoring (an E-step batch is one user's step). */
   batchTokens: number;
   /**
    * Windows in one step of a user (its windows are cycled in a seeded order across steps). 'auto':
@@ -82,6 +82,13 @@ export interface TuneOptions {
    * that their offsets come from the same procedure as the codebooks' users'.
    */
   frozen?: FrozenProfiles;
+  /**
+   * Start at E-step `round` (0-based) from these δ_u and per-user step counts instead of round 0 at δ = 0:
+   * with `frozen` and `emRounds` = round + 1, one E-step of a shard of a distributed run.
+   */
+  start?: { round: number; deltas: Float32Array; steps: readonly number[] };
+  /** Per user, the seed of its window order (default: its index); a shard passes indices in the whole run. */
+  userSeeds?: readonly number[];
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
   /** Checkpoint every this many LM batches (and at the end of every phase). */
@@ -269,16 +276,17 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       const scale = opts.initScale ?? embeddingRms(lm, [template.start, ...template.names.flat(), ...template.prefix]);
       new Rng(opts.seed).fillUniform(population, -scale, scale);
     }
+    if (opts.start) deltas.set(opts.start.deltas);
     for (let u = 0; u < n; u++) syncTheta(u);
     state = {
       phase: opts.frozen || opts.populationSteps === 0 ? 'users' : 'population',
-      round: 0,
+      round: opts.start?.round ?? 0,
       populationStep: 0,
       pass: 0,
       passUsers: [],
       passPosition: 0,
       stepsInRound: new Array(n).fill(0),
-      totalSteps: new Array(n).fill(0),
+      totalSteps: opts.start ? [...opts.start.steps] : new Array(n).fill(0),
       firstGradNorm: new Array(n).fill(0),
       stopped: new Array(n).fill(false),
       history: [],
@@ -348,18 +356,18 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       st.pass++;
     }
     if (mustStop()) return finish(false);
-    // Whole user steps, up to batchTokens prompt tokens.
+    // One user's step per LM batch: a user's tokens then cannot depend, even by float rounding, on who else
+    // is tuned, so a shard of a distributed run tunes them exactly as one process does. Packing several
+    // users per batch measured no faster: a step's whole-history windows are large batches already.
     const rows: number[] = [];
     const prompts: Prompt[] = [];
     const owner: number[] = [];
-    let length = 0;
-    while (st.passPosition < st.passUsers.length && (rows.length === 0 || length < opts.batchTokens)) {
+    while (st.passPosition < st.passUsers.length && rows.length === 0) {
       const u = st.passUsers[st.passPosition++];
       const windows = windowsForStep(u, st.totalSteps[u]);
       for (const p of windows) {
         prompts.push(p);
         owner.push(rows.length);
-        length += p.tokens.length;
       }
       rows.push(u);
     }
@@ -404,7 +412,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     const all = trainPrompts[u];
     const k = opts.windowsPerStep === 'auto' ? Math.ceil(all.length / opts.userSteps) : Math.min(opts.windowsPerStep, all.length);
     if (k === all.length) return all;
-    const order = new Rng((opts.seed * 2654435761 + u) >>> 0).shuffle(all.map((_, i) => i));
+    const order = new Rng((opts.seed * 2654435761 + (opts.userSeeds?.[u] ?? u)) >>> 0).shuffle(all.map((_, i) => i));
     return Array.from({ length: k }, (_, i) => all[order[(step * k + i) % all.length]]);
   }
 

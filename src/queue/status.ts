@@ -1,0 +1,116 @@
+/** `userip queue status`: where a distributed tune run stands, from its stored results and its BullMQ jobs. */
+import { Job, Queue } from 'bullmq';
+import { BullConnections, fitJobId, fitQueue, shardJobId, TUNE_QUEUE, type ShardProgress } from './jobs.js';
+import { TuneStore } from './store.js';
+
+export interface RoundStatus {
+  round: number;
+  shardsDone: number;
+  /** The M-step's codebooks are stored. */
+  fitted: boolean;
+  valNll?: number;
+}
+
+export interface ShardJobStatus {
+  shard: number;
+  state: string;
+  worker?: string;
+  /** User steps so far / budget, while active. */
+  progress?: string;
+  /** Attempts that failed, and times the job was taken back from a worker that stopped renewing its lock. */
+  attemptsMade: number;
+  stalled: number;
+  failedReason?: string;
+}
+
+export interface RunStatus {
+  run: string;
+  lmId: string;
+  data: string;
+  out: string;
+  createdAt: string;
+  users: number;
+  shards: number;
+  rounds: number;
+  populationDone: boolean;
+  perRound: RoundStatus[];
+  /** The first round not yet fitted, and its shard jobs (none once the run is finished). */
+  currentRound?: number;
+  jobs: ShardJobStatus[];
+  /** Workers connected to the shard queue now (any run's). */
+  workers: number;
+  finished: boolean;
+  bankWrites: number;
+  bank?: string;
+  bankVersion?: string;
+}
+
+export async function queueStatus(redis: string, run: string): Promise<RunStatus> {
+  const store = await TuneStore.open(redis);
+  try {
+    const spec = await store.requireSpec(run);
+    const perRound: RoundStatus[] = [];
+    for (let round = 0; round < spec.rounds; round++) {
+      const done = await store.shardsDone(spec, round);
+      const record = await store.record(run, round);
+      perRound.push({ round: round + 1, shardsDone: done.filter(Boolean).length, fitted: record !== undefined, valNll: record?.valNll });
+    }
+    const summary = await store.summary(run);
+    const current = perRound.findIndex((r) => !r.fitted);
+    const jobs: ShardJobStatus[] = [];
+    const connections = new BullConnections(redis);
+    const queue = new Queue(TUNE_QUEUE, { connection: connections.next() });
+    const fits = new Queue(fitQueue(run), { connection: connections.next() });
+    let workers: number;
+    try {
+      workers = await queue.getWorkersCount();
+      if (current >= 0) {
+        for (let s = 0; s < spec.shards.length; s++) {
+          const job = await Job.fromId(queue, shardJobId(run, current, s));
+          if (!job) {
+            jobs.push({ shard: s, state: 'not queued', attemptsMade: 0, stalled: 0 });
+            continue;
+          }
+          const state = await job.getState();
+          const p = job.progress as ShardProgress | number;
+          jobs.push({
+            shard: s,
+            state,
+            worker: job.processedBy,
+            progress: state === 'active' && typeof p === 'object' ? `${p.steps}/${p.budget}` : undefined,
+            attemptsMade: job.attemptsMade,
+            stalled: job.stalledCounter,
+            failedReason: job.failedReason || undefined,
+          });
+        }
+        const parent = await Job.fromId(fits, fitJobId(run, current));
+        if (parent) jobs.push({ shard: -1, state: await parent.getState(), attemptsMade: parent.attemptsMade, stalled: parent.stalledCounter, failedReason: parent.failedReason || undefined });
+      }
+    } finally {
+      await queue.close();
+      await fits.close();
+      connections.close();
+    }
+    return {
+      run,
+      lmId: spec.lmId,
+      data: spec.config.data,
+      out: spec.config.out,
+      createdAt: spec.createdAt,
+      users: spec.users,
+      shards: spec.shards.length,
+      rounds: spec.rounds,
+      populationDone: await store.hasInput(run, 0),
+      perRound,
+      currentRound: current >= 0 ? current + 1 : undefined,
+      jobs,
+      workers,
+      finished: summary !== undefined,
+      bankWrites: await store.bankWrites(run),
+      bank: summary?.bank,
+      bankVersion: summary?.bank_version,
+    };
+  } finally {
+    await store.close();
+  }
+}

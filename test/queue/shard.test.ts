@@ -1,0 +1,132 @@
+/**
+ * The trainer cut into population, per-shard E-steps and M-steps (what the queue distributes), run
+ * in-process on a tiny random LM: it gives exactly the soft tokens and codes, and the round records, of one
+ * `tuneProfiles` call, whatever the shard size and the order shards are tuned in; and a user's window
+ * order must be seeded by its index in the run, not in its shard.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { Rng, Runtime } from '../../src/engine/index.js';
+import { CausalLm } from '../../src/lm/index.js';
+import { DEFAULT_SLOTS, fitRound, roundRecord, templateTokens, tunePopulation, tuneProfiles, tuneResultOf, tuneShardRound, type RoundInput, type ShardRoundResult, type TuneOptions, type TuneResult, type UserBehaviour } from '../../src/profile/index.js';
+import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+
+const rt = new Runtime({ threads: 1 });
+let dir: string;
+let lm: CausalLm;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'userip-shard-'));
+  await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 3, hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 96 });
+  lm = await CausalLm.load(join(dir, 'lm'), { runtime: rt });
+});
+after(async () => {
+  await rt.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function users(n: number, seed: number): UserBehaviour[] {
+  const rng = new Rng(seed);
+  const words = ['alpha', 'beta', 'gamma', 'delta'];
+  return Array.from({ length: n }, (_, u) => {
+    const text = (len: number) => Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' ');
+    // 1 to 4 windows, 2 per step: users with 3 or 4 cycle through them in their seeded order.
+    const train = Array.from({ length: 1 + (u % 4) }, () => lm.tokenizer.encode(text(6)));
+    return { user: `u${u}`, train, valid: u % 3 === 2 ? [] : [lm.tokenizer.encode(text(4))] };
+  });
+}
+
+const defaults: TuneOptions = {
+  mask: 'paper',
+  lr: 0.05,
+  populationLr: 0.05,
+  userOptimizer: 'adamw',
+  codebookSizes: [3, 2],
+  batchTokens: 120,
+  windowsPerStep: 2,
+  populationSteps: 3,
+  userSteps: 3,
+  convergence: 0.05,
+  prior: 0.01,
+  emRounds: 2,
+  commitment: 0.1,
+  seed: 5,
+  checkpointEvery: 1000,
+  configHash: 'test',
+};
+
+/** The run as the queue does it, in-process: shards of `size`, tuned last shard first. */
+async function sharded(data: UserBehaviour[], size: number, runSeeds = true, options = defaults): Promise<TuneResult> {
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const S = DEFAULT_SLOTS.length;
+  const D = lm.hiddenSize;
+  const pop = await tunePopulation(lm, template, data, options);
+  let input: RoundInput = { population: pop.population, codebooks: [], deltaCentroids: [] };
+  const deltas = new Float32Array(data.length * S * D);
+  const steps = new Array<number>(data.length).fill(0);
+  const history = [];
+  const firsts = Array.from({ length: Math.ceil(data.length / size) }, (_, s) => s * size).reverse();
+  for (let round = 0; round < options.emRounds; round++) {
+    const shards: { first: number; result: ShardRoundResult }[] = [];
+    for (const first of firsts) {
+      const part = data.slice(first, first + size);
+      const seeds = part.map((_, i) => (runSeeds ? first + i : i));
+      const start = { deltas: deltas.slice(first * S * D, (first + part.length) * S * D), steps: steps.slice(first, first + part.length) };
+      shards.push({ first, result: await tuneShardRound(lm, template, part, seeds, round, input, start, options) });
+    }
+    for (const { first, result } of shards) {
+      deltas.set(result.deltas, first * S * D);
+      result.steps.forEach((s, i) => (steps[first + i] = s));
+    }
+    history.push(roundRecord(round + 1, data, shards.sort((a, b) => a.first - b.first)));
+    input = fitRound(input.population, deltas, data, S, D, options);
+  }
+  return tuneResultOf(data, input, deltas, S, D, { valNllStart: pop.valNllStart, history, userSteps: steps, batches: 0, tokens: 0, seconds: 0 });
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+it('shards of 3 and of 5, tuned in reverse order, give one process its soft tokens, codes and records', async () => {
+  const data = users(11, 2);
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const single = await tuneProfiles(lm, template, data, defaults);
+  for (const size of [3, 5]) {
+    const spread = await sharded(data, size);
+    assert.ok(maxDiff(spread.population, single.population) === 0, 'the population phase is the same computation');
+    // Each E-step batch is one user's step, so not even float rounding differs.
+    assert.deepEqual(spread.softTokens.data, single.softTokens.data, `shards of ${size}: soft tokens differ by ${maxDiff(spread.softTokens.data, single.softTokens.data)}`);
+    assert.deepEqual(spread.ids, single.ids);
+    assert.deepEqual(spread.userSteps, single.userSteps);
+    assert.equal(spread.valNllStart, single.valNllStart);
+    spread.history.forEach((h, r) => {
+      assert.ok(Math.abs(h.valNll - single.history[r].valNll) < 1e-5, `round ${r + 1} validation NLL ${h.valNll} vs ${single.history[r].valNll}`);
+      assert.deepEqual(h.steps, single.history[r].steps);
+    });
+  }
+});
+
+it('the gradient user optimizer and whole-history steps shard just as exactly', async () => {
+  const data = users(9, 3);
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const options: TuneOptions = { ...defaults, userOptimizer: 'gradient', windowsPerStep: 'auto', userSteps: 2 };
+  const single = await tuneProfiles(lm, template, data, options);
+  const spread = await sharded(data, 4, true, options);
+  assert.deepEqual(spread.softTokens.data, single.softTokens.data);
+  assert.deepEqual(spread.ids, single.ids);
+});
+
+it('seeding window order by the index in the shard instead of the run changes users with more windows than a step takes', async () => {
+  const data = users(8, 2);
+  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const single = await tuneProfiles(lm, template, data, defaults);
+  const wrong = await sharded(data, 4, false);
+  assert.ok(maxDiff(wrong.softTokens.data, single.softTokens.data) > 1e-3);
+});
