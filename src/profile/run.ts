@@ -39,19 +39,19 @@ export const tuneSchema = z.object({
   /** Each line of behaviour text ends with the user's rating: how they judged an item, not only that they met it. */
   behaviourRatings: z.boolean().default(true),
   /** How the rating is written: "rated 4.5", or "liked" / "disliked" at the data's click threshold (what a CTR label says). */
-  ratingText: z.enum(['number', 'liked']).default('number'),
+  ratingText: z.enum(['number', 'liked']).default('liked'),
   /** Weight of the rating's tokens in the behaviour NLL, relative to the item text's (1: plain likelihood). */
   ratingWeight: z.number().positive().default(1),
   mask: z.enum(MASK_MODES).default('paper'),
-  lr: z.number().positive().default(0.05),
+  lr: z.number().positive().default(0.01),
   userOptimizer: z.enum(['adamw', 'gradient']).default('adamw'),
-  /** Learning rate of the population token (default: `lr`). */
-  populationLr: z.number().positive().optional(),
+  /** Learning rate of the population token. */
+  populationLr: z.number().positive().default(0.05),
   batchTokens: z.number().int().positive().default(4096),
   /** 'auto': each E-step covers a user's whole history in its `userSteps` steps. */
   windowsPerStep: z.union([z.number().int().positive(), z.literal('auto')]).default('auto'),
-  populationSteps: z.number().int().nonnegative().default(100),
-  userSteps: z.number().int().positive().default(8),
+  populationSteps: z.number().int().nonnegative().default(60),
+  userSteps: z.number().int().positive().default(4),
   convergence: z.number().min(0).max(1).default(0.1),
   prior: z.number().min(0).default(0.01),
   emRounds: z.number().int().positive().default(2),
@@ -206,7 +206,7 @@ export function trainerOptions(config: TuneConfig, lmId: string, checkpointDir: 
   return {
     mask: config.mask,
     lr: config.lr,
-    populationLr: config.populationLr ?? config.lr,
+    populationLr: config.populationLr,
     userOptimizer: config.userOptimizer,
     codebookSizes: config.slots.map((s) => s.k),
     batchTokens: config.batchTokens,

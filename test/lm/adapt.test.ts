@@ -98,7 +98,8 @@ describe('lm adapt (tiny GPT-2, 12 MovieLens users)', () => {
 
   test('train.txt holds exactly the included users\' train rows; no validation, test or excluded rows', async () => {
     const isExcluded = (row: Interaction) => excluded.includes(row.user);
-    const options = { countTokens: () => 0, itemFields: ['title'] as const, ratings: true };
+    // The tune settings' defaults: titles, ratings written as liked / disliked at the data's threshold.
+    const options = { countTokens: () => 0, itemFields: ['title'] as const, ratings: true, likedAbove: prepared.config.threshold };
     const linesOf = (rows: readonly Interaction[]) => [...behaviourLines(rows, prepared.dataset.items, options).values()].flat();
     const train = await readFile(join(root, 'full', 'corpus', 'train.txt'), 'utf8');
     const valid = await readFile(join(root, 'full', 'corpus', 'valid.txt'), 'utf8');

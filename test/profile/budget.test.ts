@@ -18,8 +18,7 @@ it('refuses a template that fills the context', () => {
   assert.throws(() => behaviourOptions(config, tokenizer, templateLength, 3), /the template takes \d+ tokens, the LM's whole context of \d+/);
 });
 
-it('writes the rating as liked or disliked at the data\'s click threshold when asked', () => {
-  const liked = behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o', ratingText: 'liked' }), tokenizer, 1024, 3.5);
-  assert.equal(liked.likedAbove, 3.5);
-  assert.equal(behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o' }), tokenizer, 1024, 3.5).likedAbove, undefined);
+it('writes the rating as liked or disliked at the data\'s click threshold by default, as a number when asked', () => {
+  assert.equal(behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o' }), tokenizer, 1024, 3.5).likedAbove, 3.5);
+  assert.equal(behaviourOptions(tuneSchema.parse({ data: 'd', out: 'o', ratingText: 'number' }), tokenizer, 1024, 3.5).likedAbove, undefined);
 });

@@ -39,9 +39,9 @@ it('a rerun with other settings is refused before it writes config.json', async 
   const out = join(dir, 'settings');
   await tuneRun(settings(out));
   const config = await readFile(join(out, 'config.json'), 'utf8');
-  await assert.rejects(tuneRun(settings(out, { userSteps: 3, lr: 0.01 })), {
+  await assert.rejects(tuneRun(settings(out, { userSteps: 3, lr: 0.02 })), {
     name: 'RunRefusedError',
-    message: /holds the checkpoint of a run with other settings \(lr 0\.05 → 0\.01, userSteps 2 → 3\).*delete .*checkpoint to start the run over/,
+    message: /holds the checkpoint of a run with other settings \(lr 0\.01 → 0\.02, userSteps 2 → 3\).*delete .*checkpoint to start the run over/,
   });
   assert.equal(await readFile(join(out, 'config.json'), 'utf8'), config, 'config.json still holds the settings of the run on disk');
   // Settings that do not change the tokens may change.
