@@ -37,7 +37,7 @@ export async function profileDiagnostics(
   const { slots: S, hidden: D } = result.softTokens;
   const n = users.length;
   const validPairs = users.flatMap((u, i) => u.valid.map((w) => ({ prompt: buildPrompt(template, w), row: i, user: i })));
-  const nllWith = async (table: SoftTokenTable, pairs = validPairs) => mean(await perUserNll(lm, pairs, table, n, options.mask, options.batchTokens));
+  const nllWith = async (table: SoftTokenTable, pairs = validPairs) => mean(await perUserNll(lm, pairs, table, n, options.mask, options.lmBatchTokens));
 
   const populationTable = { data: new Float32Array(n * S * D), slots: S, hidden: D };
   for (let u = 0; u < n; u++) populationTable.data.set(result.population, u * S * D);
@@ -69,7 +69,7 @@ export async function profileDiagnostics(
     const pairs: Parameters<typeof perUserNll>[1][number][] = [];
     const candidateLists = sample.map((u) => [u, ...rng.shuffle(Array.from({ length: n }, (_, i) => i).filter((v) => v !== u)).slice(0, candidates - 1)]);
     candidateLists.forEach((list, s) => list.forEach((v, c) => users[sample[s]].valid.forEach((w) => pairs.push({ prompt: buildPrompt(template, w), row: v, user: s * candidates + c }))));
-    const nll = await perUserNll(lm, pairs, result.softTokens, sample.length * candidates, options.mask, options.batchTokens);
+    const nll = await perUserNll(lm, pairs, result.softTokens, sample.length * candidates, options.mask, options.lmBatchTokens);
     let hits = 0;
     sample.forEach((_, s) => {
       const own = nll[s * candidates];

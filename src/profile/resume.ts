@@ -9,7 +9,7 @@ import { readJson } from '../io/files.js';
 import type { TuneConfig } from './run.js';
 
 /** Settings that do not change the trained tokens, so a resumed run may change them. */
-const RESUMABLE_SETTINGS = ['out', 'threads', 'checkpointEvery', 'diagnosticsUsers'] as const;
+const RESUMABLE_SETTINGS = ['out', 'threads', 'lmBatchTokens', 'checkpointEvery', 'diagnosticsUsers'] as const;
 
 /** The settings that decide the trained tokens: the config without `RESUMABLE_SETTINGS`. */
 export function trainingSettings(config: TuneConfig): Omit<TuneConfig, (typeof RESUMABLE_SETTINGS)[number]> {

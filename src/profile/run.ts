@@ -47,7 +47,10 @@ export const tuneSchema = z.object({
   userOptimizer: z.enum(['adamw', 'gradient']).default('adamw'),
   /** Learning rate of the population token. */
   populationLr: z.number().positive().default(0.05),
+  /** Prompt tokens of one population step. */
   batchTokens: z.number().int().positive().default(4096),
+  /** Padded prompt tokens per LM call (speed and memory only; the trainer splits larger steps). */
+  lmBatchTokens: z.number().int().positive().default(1024),
   /** 'auto': each E-step covers a user's whole history in its `userSteps` steps. */
   windowsPerStep: z.union([z.number().int().positive(), z.literal('auto')]).default('auto'),
   populationSteps: z.number().int().nonnegative().default(60),
@@ -210,6 +213,7 @@ export function trainerOptions(config: TuneConfig, lmId: string, checkpointDir: 
     userOptimizer: config.userOptimizer,
     codebookSizes: config.slots.map((s) => s.k),
     batchTokens: config.batchTokens,
+    lmBatchTokens: config.lmBatchTokens,
     windowsPerStep: config.windowsPerStep,
     populationSteps: config.populationSteps,
     userSteps: config.userSteps,

@@ -87,7 +87,7 @@ export async function tuneShardRound(
     onProgress,
   });
   const pairs = users.flatMap((u, i) => u.valid.map((w) => ({ prompt: buildPrompt(template, w), row: i, user: i })));
-  const valNll = await perUserNll(lm, pairs, r.softTokens, users.length, opts.mask, opts.batchTokens);
+  const valNll = await perUserNll(lm, pairs, r.softTokens, users.length, opts.mask, opts.lmBatchTokens);
   return {
     deltas: r.deltas,
     steps: r.userSteps,

@@ -55,8 +55,14 @@ export interface TuneOptions {
   populationLr: number;
   /** Codebook size per slot. */
   codebookSizes: number[];
-  /** Prompt tokens per LM batch of the population phase and of validation scoring (an E-step batch is one user's step). */
+  /** Prompt tokens of one population step (its optimisation batch). */
   batchTokens: number;
+  /**
+   * Padded prompt tokens per LM call. A population step, a user's step and validation scoring are split
+   * into calls of at most this size and their gradients summed: the result is the same up to float
+   * rounding, but an LM call's activations (the logits above all) stay small enough to be fast.
+   */
+  lmBatchTokens: number;
   /**
    * Windows in one step of a user (its windows are cycled in a seeded order across steps). 'auto':
    * ⌈windows / userSteps⌉, so that every E-step covers the user's whole history.
@@ -329,12 +335,11 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       length += p.tokens.length;
     }
     const table: SoftTokenTable = { data: population, slots: S, hidden: D };
-    const batch = assembleBatch(lm, prompts, new Array(prompts.length).fill(0), table, opts.mask);
-    const { loss, grad } = await lm.lossAndGrad(batch);
-    assertFiniteStep(loss, grad, `population step ${st.populationStep + 1}`, []);
-    const rows = softTokenGrads(prompts, grad, batch.seq, D);
+    const { lossSum, weight, grads } = await summedLossAndGrads(prompts, new Array(prompts.length).fill(0), table, `population step ${st.populationStep + 1}`, []);
+    // The gradient of the step's mean NLL per token.
     const g = new Float32Array(S * D);
-    for (let b = 0; b < prompts.length; b++) for (let i = 0; i < S * D; i++) g[i] += rows[b * S * D + i];
+    for (let b = 0; b < prompts.length; b++) for (let i = 0; i < S * D; i++) g[i] += grads[b * S * D + i] / weight;
+    const loss = lossSum / weight;
     populationOptimizer.stepRows({ name: 'population', data: population }, S * D, [0], g);
     st.populationStep++;
     st.tokens += targetCount(prompts);
@@ -371,18 +376,15 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       }
       rows.push(u);
     }
-    const batch = assembleBatch(lm, prompts, owner.map((r) => rows[r]), theta, opts.mask);
-    const { loss, grad } = await lm.lossAndGrad(batch);
-    assertFiniteStep(loss, grad, `LM batch ${st.batches + 1} (E-step ${st.round + 1})`, rows.map((u) => users[u].user));
-    const perWindow = softTokenGrads(prompts, grad, batch.seq, D);
-    // Per user: the gradient of its own (weighted) mean NLL per token (the batch loss is a mean over all tokens).
-    const total = sumOf(batch.weights);
+    const { lossSum, weight, grads } = await summedLossAndGrads(prompts, owner.map((r) => rows[r]), theta, `user step ${st.batches + 1} (E-step ${st.round + 1})`, rows.map((u) => users[u].user));
+    const loss = lossSum / weight;
+    // Per user: the gradient of its own (weighted) mean NLL per token.
     const userWeight = new Float64Array(rows.length);
     prompts.forEach((p, b) => (userWeight[owner[b]] += promptWeight(p)));
     const g = new Float32Array(rows.length * S * D);
     prompts.forEach((_, b) => {
-      const scale = total / userWeight[owner[b]];
-      for (let i = 0; i < S * D; i++) g[owner[b] * S * D + i] += perWindow[b * S * D + i] * scale;
+      const scale = 1 / userWeight[owner[b]];
+      for (let i = 0; i < S * D; i++) g[owner[b] * S * D + i] += grads[b * S * D + i] * scale;
     });
     rows.forEach((u, r) => addPenalties(u, g.subarray(r * S * D, (r + 1) * S * D)));
     rows.forEach((u, r) => {
@@ -407,6 +409,29 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     await afterBatch();
   }
   return finish(true);
+
+  /**
+   * Σ of the prompts' weighted target NLL, the summed weight, and the gradient of that sum on each prompt's
+   * soft tokens ([prompts, slots, hidden]), in LM calls of at most `lmBatchTokens` padded tokens.
+   */
+  async function summedLossAndGrads(prompts: readonly Prompt[], rows: readonly number[], table: SoftTokenTable, step: string, batchUsers: readonly string[]) {
+    const grads = new Float32Array(prompts.length * S * D);
+    let lossSum = 0;
+    let weight = 0;
+    for (const [from, to] of lmCalls(prompts, opts.lmBatchTokens)) {
+      const part = prompts.slice(from, to);
+      const batch = assembleBatch(lm, part, rows.slice(from, to), table, opts.mask);
+      const { loss, grad } = await lm.lossAndGrad(batch);
+      assertFiniteStep(loss, grad, step, batchUsers);
+      // The call's loss is its mean over its weights: scaled back to a sum.
+      const w = sumOf(batch.weights);
+      const perPrompt = softTokenGrads(part, grad, batch.seq, D);
+      for (let i = 0; i < perPrompt.length; i++) grads[from * S * D + i] = perPrompt[i] * w;
+      lossSum += loss * w;
+      weight += w;
+    }
+    return { lossSum, weight, grads };
+  }
 
   function windowsForStep(u: number, step: number): Prompt[] {
     const all = trainPrompts[u];
@@ -484,7 +509,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
   /** Each user's mean validation NLL per token over its windows (NaN: no validation text). */
   async function validationNll(prompts: Prompt[][], table: SoftTokenTable): Promise<number[]> {
     const pairs = prompts.flatMap((ps, u) => ps.map((prompt) => ({ prompt, row: u, user: u })));
-    return perUserNll(lm, pairs, table, n, opts.mask, opts.batchTokens);
+    return perUserNll(lm, pairs, table, n, opts.mask, opts.lmBatchTokens);
   }
 
   /**
@@ -555,8 +580,8 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
 }
 
 /**
- * Mean NLL per behaviour token of each user over its (prompt, soft-token row) pairs, in batches of
- * about `batchTokens` prompt tokens; NaN for a user with no pair.
+ * Mean NLL per behaviour token of each user over its (prompt, soft-token row) pairs, in LM calls of at
+ * most `lmBatchTokens` padded tokens; NaN for a user with no pair.
  */
 export async function perUserNll(
   lm: ProfileLm,
@@ -564,17 +589,12 @@ export async function perUserNll(
   table: SoftTokenTable,
   users: number,
   mask: MaskMode,
-  batchTokens: number,
+  lmBatchTokens: number,
 ): Promise<number[]> {
   const sum = new Float64Array(users);
   const count = new Float64Array(users);
-  for (let i = 0; i < pairs.length; ) {
-    const chunk: typeof pairs[number][] = [];
-    let length = 0;
-    while (i < pairs.length && (chunk.length === 0 || length < batchTokens)) {
-      chunk.push(pairs[i]);
-      length += pairs[i++].prompt.tokens.length;
-    }
+  for (const [from, to] of lmCalls(pairs.map((p) => p.prompt), lmBatchTokens)) {
+    const chunk = pairs.slice(from, to);
     const batch = assembleBatch(lm, chunk.map((p) => p.prompt), chunk.map((p) => p.row), table, mask);
     const means = meanNllPerPrompt(batch, await lm.tokenNll(batch));
     chunk.forEach((p, b) => {
@@ -592,6 +612,19 @@ function sumOf(xs: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];
   return s;
+}
+
+/** Consecutive ranges [from, to) of the prompts, each at most `maxTokens` once padded to its longest prompt (at least one prompt). */
+export function lmCalls(prompts: readonly Prompt[], maxTokens: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let from = 0; from < prompts.length; ) {
+    let to = from + 1;
+    let longest = prompts[from].tokens.length;
+    while (to < prompts.length && (to - from + 1) * Math.max(longest, prompts[to].tokens.length) <= maxTokens) longest = Math.max(longest, prompts[to++].tokens.length);
+    ranges.push([from, to]);
+    from = to;
+  }
+  return ranges;
 }
 
 function mean(xs: number[]): number {

@@ -92,7 +92,7 @@ it('a relative --dataset is stored absolute, so the prepared data reads from any
 });
 
 const trainerOptions = (checkpointDir: string, extra: Partial<TuneOptions> = {}): TuneOptions => ({
-  mask: 'paper', lr: 0.05, populationLr: 0.05, userOptimizer: 'adamw', codebookSizes: [2, 2], batchTokens: 120, windowsPerStep: 2, populationSteps: 2, userSteps: 2, convergence: 0,
+  mask: 'paper', lr: 0.05, populationLr: 0.05, userOptimizer: 'adamw', codebookSizes: [2, 2], batchTokens: 120, lmBatchTokens: 120, windowsPerStep: 2, populationSteps: 2, userSteps: 2, convergence: 0,
   prior: 0.01, emRounds: 1, commitment: 0.1, seed: 5, checkpointDir, checkpointEvery: 1, configHash: 'faults', ...extra,
 });
 

@@ -46,6 +46,7 @@ const defaults: TuneOptions = {
   userOptimizer: 'adamw',
   codebookSizes: [3, 2],
   batchTokens: 120,
+  lmBatchTokens: 120,
   windowsPerStep: 2,
   populationSteps: 3,
   userSteps: 3,

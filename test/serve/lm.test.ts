@@ -70,6 +70,7 @@ function trainer(codebooks: Codebook[], steps: number): TuneOptions {
     userOptimizer: 'adamw',
     codebookSizes: codebooks.map((c) => c.k),
     batchTokens: 512,
+    lmBatchTokens: 512,
     windowsPerStep: 4,
     populationSteps: 0,
     userSteps: steps,
