@@ -45,7 +45,8 @@ export function evalCommand(): Command {
     .option('--cold-fraction <x>', 'share of the users with held-out rows left out of CTR training (default 0.2)', numberFlag)
     .option('--cold-seed <n>', 'picks the cold-start users (default 0)', intFlag)
     .option('--bootstrap-resamples <n>', 'user-level bootstrap replicates of each ΔAUC interval (default 1000)', intFlag)
-    .option('--threads <n>', 'ORT threads (default: all cores)', intFlag);
+    .option('--concurrency <n>', 'CTR runs trained at once, each on its own ORT worker (default: one per core)', intFlag)
+    .option('--threads <n>', 'ORT threads per run (default: the cores shared among the concurrent runs)', intFlag);
   addCtrOptions(compare).action(async (flags: Record<string, unknown>) => {
     const config = await resolveCompareConfig(flags);
     await saveConfig(config.out, config);

@@ -6,13 +6,14 @@
  * earliest interactions only). Writes report.json, report.md and the plots into the output directory.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
 import { addNewUsers, assertRunMadeFrom, refitCodebooksWithout } from '../profile/index.js';
-import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type LabeledRows } from '../ctr/index.js';
+import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type CtrModelName, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
@@ -56,6 +57,8 @@ export const compareSchema = ctrOnTuneRunSchema
     coldFraction: z.number().gt(0).lt(1).default(0.2),
     /** Picks the cold-start users; fixed across feature sets and seeds. */
     coldSeed: z.number().int().default(0),
+    /** CTR runs trained at once, each on its own ORT worker of `threads` threads (default: the cores shared out). */
+    concurrency: z.number().int().positive().default(availableParallelism()),
     mf: mfSettingsSchema.prefault({}),
     /** User-level bootstrap of each ΔAUC: replicates and the seed of their draws. */
     bootstrap: z
@@ -227,60 +230,84 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
 
 /**
  * Every protocol x model x feature set x seed: train, early-stop on validation, score the test rows.
- * After each (protocol, model), its runs' test predictions become bootstrap AUCs (one draw of
+ * `concurrency` runs train at once, each on its own ORT worker, so both cores work while the main
+ * thread prepares batches; a run's result does not depend on which worker trained it or on the
+ * others. After all runs, each (protocol, model)'s test predictions become bootstrap AUCs (one draw of
  * replicates shared by those runs), which `deltaAucCi` pairs; the predictions are not kept.
  */
 async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: string) => void): Promise<{ runs: RunRecord[]; deltaAucCi: DeltaAucInterval }> {
   const { config, prepared, vocab } = ctx;
   const trainCount = new Int32Array(ctx.users.length);
   for (const i of prepared.split.train) trainCount[vocab.users.get(i.user)!]++;
-  const runtime = new Runtime({ threads: config.threads });
-  const runs: RunRecord[] = [];
-  const bootstrap = new Map<RunRecord, Float64Array>();
-  const total = protocols.length * config.models.length * config.features.length * config.seeds.length;
-  const loopStart = performance.now();
-  try {
-    for (const data of protocols) {
-      for (const model of config.models) {
-        const group: { run: RunRecord; probs: Float32Array }[] = [];
-        for (const features of config.features) {
-          let tables: { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields } | undefined;
-          for (const seed of config.seeds) {
-            // Only the random IDs change with the seed; the other tables are built once per feature set.
-            if (!tables || features === 'id+random') {
-              const fields = userFields(features, data, ctx.tune, ctx.users.length, seed);
-              tables = { train: ctrTable(data.train, fields), valid: ctrTable(data.valid, fields), test: ctrTable(data.test, fields), fields };
-            }
-            const t0 = performance.now();
-            const ctr = new CtrModel({ ...config.ctr, model, seed }, fieldSchema(vocab, tables.fields), { runtime });
-            const result = await trainCtr(ctr, tables.train, tables.valid);
-            const probs = await ctr.predict(tables.test);
-            const run: RunRecord = {
-              model,
-              features,
-              protocol: data.protocol,
-              seed,
-              ...testMetrics(data.test, probs, trainCount),
-              best_epoch: result.bestEpoch,
-              epochs: result.history.length,
-              seconds: (performance.now() - t0) / 1000,
-              valid_auc: result.history.map((h) => h.validAuc ?? NaN),
-              train_loss: result.history.map((h) => h.trainLoss),
-            };
-            runs.push(run);
-            group.push({ run, probs });
-            log(progressLine(run, runs.length, total, (performance.now() - loopStart) / 1000));
-          }
-        }
-        const aucs = bootstrapAucs(data.test.labels, data.test.user, group.map((g) => g.probs), config.bootstrap);
-        group.forEach((g, i) => bootstrap.set(g.run, aucs[i]));
-      }
+  type Task = { data: ProtocolData; model: CtrModelName; features: FeatureSet; seed: number; tables: string };
+  const tasks: Task[] = [];
+  for (const data of protocols)
+    for (const model of config.models)
+      for (const features of config.features)
+        // Only the random IDs change with the seed; the other tables are built once per feature set.
+        for (const seed of config.seeds) tasks.push({ data, model, features, seed, tables: `${data.protocol}/${model}/${features}${features === 'id+random' ? `/${seed}` : ''}` });
+  // Tables live from their first run to their last (a dense soft-token table is 100+ MB).
+  const tables = new Map<string, { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields; left: number }>();
+  const remaining = new Map<string, number>();
+  for (const t of tasks) remaining.set(t.tables, (remaining.get(t.tables) ?? 0) + 1);
+  const tablesFor = (t: Task) => {
+    let entry = tables.get(t.tables);
+    if (!entry) {
+      const fields = userFields(t.features, t.data, ctx.tune, ctx.users.length, t.seed);
+      entry = { train: ctrTable(t.data.train, fields), valid: ctrTable(t.data.valid, fields), test: ctrTable(t.data.test, fields), fields, left: remaining.get(t.tables)! };
+      tables.set(t.tables, entry);
     }
+    return entry;
+  };
+
+  const results: { run: RunRecord; probs: Float32Array }[] = new Array(tasks.length);
+  const loopStart = performance.now();
+  let done = 0;
+  let next = 0;
+  const train = async (runtime: Runtime) => {
+    while (next < tasks.length) {
+      const index = next++;
+      const task = tasks[index];
+      const table = tablesFor(task);
+      const t0 = performance.now();
+      const ctr = new CtrModel({ ...config.ctr, model: task.model, seed: task.seed }, fieldSchema(vocab, table.fields), { runtime });
+      const result = await trainCtr(ctr, table.train, table.valid);
+      const probs = await ctr.predict(table.test);
+      if (--table.left === 0) tables.delete(task.tables);
+      const run: RunRecord = {
+        model: task.model,
+        features: task.features,
+        protocol: task.data.protocol,
+        seed: task.seed,
+        ...testMetrics(task.data.test, probs, trainCount),
+        best_epoch: result.bestEpoch,
+        epochs: result.history.length,
+        seconds: (performance.now() - t0) / 1000,
+        valid_auc: result.history.map((h) => h.validAuc ?? NaN),
+        train_loss: result.history.map((h) => h.trainLoss),
+      };
+      results[index] = { run, probs };
+      log(progressLine(run, ++done, tasks.length, (performance.now() - loopStart) / 1000));
+    }
+  };
+  const threads = config.threads ?? Math.max(1, Math.floor(availableParallelism() / config.concurrency));
+  const runtimes = Array.from({ length: Math.min(config.concurrency, tasks.length) }, () => new Runtime({ threads }));
+  try {
+    await Promise.all(runtimes.map(train));
   } finally {
-    await runtime.close();
+    await Promise.all(runtimes.map((r) => r.close()));
+  }
+
+  const bootstrap = new Map<RunRecord, Float64Array>();
+  for (const data of protocols) {
+    for (const model of config.models) {
+      const group = results.filter((_, i) => tasks[i].data === data && tasks[i].model === model);
+      const aucs = bootstrapAucs(data.test.labels, data.test.user, group.map((g) => g.probs), config.bootstrap);
+      group.forEach((g, i) => bootstrap.set(g.run, aucs[i]));
+    }
   }
   const deltaAucCi: DeltaAucInterval = (own, baseline) => deltaAucInterval(own.map((r) => bootstrap.get(r)!), baseline.map((r) => bootstrap.get(r)!));
-  return { runs, deltaAucCi };
+  return { runs: results.map((r) => r.run), deltaAucCi };
 }
 
 async function writeReport(out: string, report: CompareReport, tune: TuneRun): Promise<void> {

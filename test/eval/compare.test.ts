@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
@@ -106,6 +106,17 @@ it('compares every feature set under both protocols, with a report, plots and an
   assert.match(md, /\| id\+ratebins \|/);
   assert.match(md, /ΔAUC bootstrap 95% \(users\)/);
   for (const name of ['auc.svg', 'curves.svg', 'codebook-usage.svg']) assertWellFormedSvg(await readFile(join(out, name), 'utf8'), name);
+
+  // Runs trained concurrently (the default here, 2 cores) equal runs trained one at a time.
+  const serial = await compareFeatureSets(
+    { data: data(), run: run(), out: join(dir, 'compare-serial'), models: ['dcn'], seeds: [0, 1], features: ['id', 'id+random', 'id+softtokens'], protocols: ['warm'], ctr: { epochs: 2, patience: 2, batchSize: 128, userIdDropout: 0.2 }, bootstrap: { resamples: 200 }, threads: 1, concurrency: 1 },
+    { log: () => {} },
+  );
+  assert.equal((report.settings as { concurrency: number }).concurrency, availableParallelism());
+  for (const r of serial.runs) {
+    const same = report.runs.find((c) => c.model === r.model && c.features === r.features && c.protocol === r.protocol && c.seed === r.seed)!;
+    assert.deepEqual([r.auc, r.logloss, r.valid_auc], [same.auc, same.logloss, same.valid_auc], `${r.features} seed ${r.seed}`);
+  }
 });
 
 it('eval attributes: a planted attribute has NMI 1 with its slot, a coin flip stays near chance', async () => {
