@@ -78,10 +78,13 @@ export function softTokenGrads(prompts: readonly Prompt[], grad: Float32Array, s
 
 /** The summed target weights of a prompt: what its share of a mean loss is normalised by. */
 export function promptWeight(p: Prompt): number {
-  if (!p.behaviourWeights) return p.tokens.length - p.behaviourStart;
-  let sum = 0;
-  for (const w of p.behaviourWeights) sum += w;
-  return sum;
+  return p.behaviourWeights ? sumOf(p.behaviourWeights) : p.tokens.length - p.behaviourStart;
+}
+
+export function sumOf(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return s;
 }
 
 /** Mean NLL per predicted token of each prompt in the batch. */

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
 import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
 import { assign, fitCodebook, type Codebook } from '../quantize/index.js';
-import { assembleBatch, meanNllPerPrompt, promptWeight, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
+import { assembleBatch, meanNllPerPrompt, promptWeight, softTokenGrads, sumOf, type ProfileLm, type SoftTokenTable } from './batch.js';
 import { buildPrompt, type MaskMode, type Prompt, type TemplateTokens } from './template.js';
 
 export interface UserBehaviour {
@@ -606,12 +606,6 @@ export async function perUserNll(
     });
   }
   return Array.from(sum, (s, u) => (count[u] > 0 ? s / count[u] : NaN));
-}
-
-function sumOf(xs: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += xs[i];
-  return s;
 }
 
 /** Consecutive ranges [from, to) of the prompts, each at most `maxTokens` once padded to its longest prompt (at least one prompt). */
