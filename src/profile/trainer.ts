@@ -363,8 +363,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
     if (mustStop()) return finish(false);
     // One user per step, in LM calls of its own windows: a user's tokens then cannot depend, even by float
     // rounding, on who else is tuned, so a shard of a distributed run tunes them exactly as one process
-    // does. Packing users measured no faster: the LM is fastest at about 1k tokens per call, which a
-    // whole-history step of most users already fills.
+    // does.
     const rows: number[] = [];
     const prompts: Prompt[] = [];
     const owner: number[] = [];
