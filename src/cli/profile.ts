@@ -31,7 +31,7 @@ export function profileCommand(): Command {
     .option('--user-steps <n>', 'step budget of each user per E-step (default 4)', intFlag)
     .option('--convergence <x>', 'a user stops once its gradient norm is below this share of its first (default 0.1; 0 = budget only)', numberFlag)
     .option('--prior <x>', 'L2 prior on a user\'s offset from the population token (default 0.01)', numberFlag)
-    .option('--em-rounds <n>', 'E-step / M-step rounds (default 2)', intFlag)
+    .option('--em-rounds <n>', 'E-step / M-step rounds; from the second on, each E-step pulls toward the codes (default 1: one E-step over the whole history, then the codebooks)', intFlag)
     .option('--commitment <x>', 'β: pull toward the nearest code\'s centroid from the second E-step on (default 0.1)', numberFlag)
     .option('--diagnostics-users <n>', 'users sampled for the retrieval and split-half diagnostics, 0 = skip (default 40)', intFlag)
     .option('--seed <n>', 'random seed (default 0)', intFlag)

@@ -57,7 +57,7 @@ export const tuneSchema = z.object({
   userSteps: z.number().int().positive().default(4),
   convergence: z.number().min(0).max(1).default(0.1),
   prior: z.number().min(0).default(0.01),
-  emRounds: z.number().int().positive().default(2),
+  emRounds: z.number().int().positive().default(1),
   commitment: z.number().min(0).default(0.1),
   /** Users sampled for the retrieval and split-half diagnostics (0: skip them). */
   diagnosticsUsers: z.number().int().nonnegative().default(40),

@@ -132,7 +132,7 @@ it('an LM that gives NaN stops the tune at its first step, naming the step and t
   await assert.rejects(tuneProfiles(diverging, template, behaviour(lm), trainerOptions(join(dir, 'nan-population'))), { message: /^population step 1: the loss is NaN \(batch of the population token\)/ });
   assert.equal(steps, 1);
   await assert.rejects(tuneProfiles(diverging, template, behaviour(lm), trainerOptions(join(dir, 'nan-users'), { populationSteps: 0 })), {
-    message: /^LM batch 1 \(E-step 1\): the loss is NaN \(batch of users u\d(, u\d)*\)/,
+    message: /^user step 1 \(E-step 1\): the loss is NaN \(batch of users u\d(, u\d)*\)/,
   });
   assert.equal(steps, 2);
 });
