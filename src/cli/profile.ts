@@ -36,7 +36,7 @@ export function profileCommand(): Command {
     .option('--diagnostics-users <n>', 'users sampled for the retrieval and split-half diagnostics, 0 = skip (default 40)', intFlag)
     .option('--seed <n>', 'random seed (default 0)', intFlag)
     .option('--threads <n>', 'ORT threads (default: all cores)', intFlag)
-    .option('--checkpoint-every <n>', 'checkpoint every N LM batches, and at every phase end (default 50)', intFlag)
+    .option('--checkpoint-every <n>', 'checkpoint every N steps, and at every phase end (default 50)', intFlag)
     .option('--queue <url>', 'tune on BullMQ jobs in this Redis (redis://HOST:PORT), taken by `userip worker`s; this process coordinates (see docs/scale-out.md)')
     .option('--shard-users <n>', 'with --queue: users per shard job (default 256)', intFlag)
     .action(async ({ queue, shardUsers, ...flags }) => {

@@ -52,7 +52,7 @@ export interface ShardRoundResult {
 export async function tunePopulation(lm: ProfileLm, template: TemplateTokens, users: UserBehaviour[], opts: TuneOptions): Promise<PopulationResult> {
   // Stopping after the population's batches leaves the trainer at the start of the first E-step.
   const r = await tuneProfiles(lm, template, users, { ...opts, frozen: undefined, start: undefined, checkpointDir: undefined, stopAfterSteps: opts.populationSteps });
-  if (r.steps !== opts.populationSteps) throw new Error(`the population phase took ${r.steps} LM batches, not the ${opts.populationSteps} asked for`);
+  if (r.steps !== opts.populationSteps) throw new Error(`the population phase took ${r.steps} steps, not the ${opts.populationSteps} asked for`);
   return { population: r.population, valNllStart: r.valNllStart, batches: r.steps, tokens: r.tokens };
 }
 

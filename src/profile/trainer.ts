@@ -97,11 +97,11 @@ export interface TuneOptions {
   userSeeds?: readonly number[];
   /** Where checkpoints go; a rerun with the same directory and settings resumes. */
   checkpointDir?: string;
-  /** Checkpoint every this many LM batches (and at the end of every phase). */
+  /** Checkpoint every this many steps, population or user (and at the end of every phase). */
   checkpointEvery: number;
   /** Identifies the run's settings; a checkpoint from other settings is refused, not resumed. */
   configHash: string;
-  /** Stop after this many LM batches in this process (tests use it to simulate a crash). */
+  /** Stop after this many steps in this process (tests use it to simulate a crash). */
   stopAfterSteps?: number;
   onProgress?: (p: TuneProgress) => void;
 }
@@ -149,7 +149,7 @@ export interface TuneResult {
   history: RoundRecord[];
   /** Steps of each user over all E-steps. */
   userSteps: number[];
-  /** LM batches, behaviour tokens scored, seconds. */
+  /** Steps (population and user steps), behaviour tokens scored, seconds. */
   steps: number;
   tokens: number;
   seconds: number;
