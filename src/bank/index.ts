@@ -12,6 +12,7 @@
 export {
   FeatureBankError,
   versionId,
+  type BankLookup,
   type BankVersion,
   type FeatureBank,
   type ProfileEntry,

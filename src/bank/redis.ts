@@ -9,7 +9,8 @@
  * Writes commit in one Lua script, so each is atomic like an SQLite transaction; the script re-checks
  * the version id read beforehand and fails instead of mixing IDs of two versions when another writer
  * got there first. Scripts touch keys they are not passed, so the store needs standalone Redis (not
- * Cluster). Lookups are MGETs in chunks, sent in one pipeline.
+ * Cluster). Lookups are MGETs in chunks, sent in one pipeline; a server's per-request `lookup` reads the
+ * user and the version in one MULTI.
  *
  * Redis down: commands fail at once (no offline queue), as a FeatureBankError naming host:port;
  * the client keeps reconnecting in the background, so lookups work again once Redis is back.
@@ -24,6 +25,7 @@ import {
   parseBankVersion,
   versionChange,
   versionId,
+  type BankLookup,
   type BankVersion,
   type FeatureBank,
   type ProfileEntry,
@@ -88,6 +90,7 @@ return 1
 
 export class RedisFeatureBank implements FeatureBank {
   private readonly keys: { version: string; index: string; userPrefix: string };
+  private lastRecord: { text: string; version: BankVersion } | undefined;
 
   private constructor(
     private readonly client: RedisClientType,
@@ -134,8 +137,14 @@ export class RedisFeatureBank implements FeatureBank {
   }
 
   async version(): Promise<BankVersion | undefined> {
-    const record = await this.call('read the version', () => this.client.hGet(this.keys.version, 'record'));
-    return record === null ? undefined : parseBankVersion(JSON.parse(record), `stored in Redis at ${this.address} (${this.keys.version})`);
+    return this.parseVersion(await this.call('read the version', () => this.client.hGet(this.keys.version, 'record')));
+  }
+
+  async lookup(user: string): Promise<BankLookup> {
+    const [value, record] = (await this.call('look up users', () =>
+      this.client.multi().get(this.keys.userPrefix + user).hGet(this.keys.version, 'record').exec(),
+    )) as unknown as [string | null, string | null];
+    return { entry: value === null ? undefined : toEntry(user, value), version: this.parseVersion(record) };
   }
 
   async setVersion(version: BankVersion, options: SetVersionOptions = {}): Promise<void> {
@@ -213,6 +222,15 @@ export class RedisFeatureBank implements FeatureBank {
     // close() waits for replies in flight, and would wait for a reconnect that may never come.
     if (this.client.isReady) await this.client.close();
     else this.client.destroy();
+  }
+
+  /** The stored version record, parsed once per distinct record rather than on every lookup. */
+  private parseVersion(record: string | null): BankVersion | undefined {
+    if (record === null) return undefined;
+    if (record !== this.lastRecord?.text) {
+      this.lastRecord = { text: record, version: parseBankVersion(JSON.parse(record), `stored in Redis at ${this.address} (${this.keys.version})`) };
+    }
+    return this.lastRecord.version;
   }
 
   /** Runs one Redis call, turning client errors into FeatureBankErrors that name the server. */

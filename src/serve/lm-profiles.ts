@@ -5,7 +5,7 @@
  * is then the same as on the bank path, so the two differ only in where the IDs come from.
  */
 import { trainBehaviour, tuneProfiles, type BehaviourWindows, type ProfileLm, type TemplateTokens, type TuneOptions } from '../profile/index.js';
-import type { FoundProfile, ProfileProvider } from './profiles.js';
+import type { ProfileLookup, ProfileProvider } from './profiles.js';
 
 export interface LmProfilesOptions {
   lm: ProfileLm;
@@ -30,12 +30,12 @@ export class LmProfiles implements ProfileProvider {
     if (bad) throw new Error(`a codebook has width ${bad.d}, the LM's hidden size is ${options.lm.hiddenSize}`);
   }
 
-  async lookup(user: string): Promise<FoundProfile | undefined> {
+  async lookup(user: string): Promise<ProfileLookup> {
     const { lm, template, behaviour, trainer } = this.options;
     const windows = behaviour.get(user);
-    if (windows === undefined) return undefined;
+    if (windows === undefined) return { found: undefined };
     // One user per call; concurrent requests queue their LM runs on the runtime's worker.
     const result = await tuneProfiles(lm, template, [trainBehaviour(user, windows)], trainer);
-    return { ids: result.ids.map((slotIds) => slotIds[0]), source: 'lm' };
+    return { found: { ids: result.ids.map((slotIds) => slotIds[0]), source: 'lm' } };
   }
 }

@@ -167,9 +167,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  /** The profile the server uses for `user`, and where it came from. */
+  /**
+   * The profile the server uses for `user`, and where it came from. Checked after the lookup, so the
+   * IDs read belong to the version the model learned: against the version the bank read with them,
+   * or (LM mode) the bank's version read now.
+   */
   async function profileOf(user: string): Promise<{ ids: number[]; source: ServedSource; unknownUser: boolean }> {
-    const found = await profiles.lookup(user);
+    const { found, bank: read } = await profiles.lookup(user);
+    if (read) served.assert(read.version);
+    else await served.assertCurrent();
     const profile = found ? { ...found, unknownUser: false } : { ids: defaults, source: 'default' as const, unknownUser: true };
     metrics.observeProfile(profile.source);
     return profile;
@@ -193,7 +199,6 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     async (request) => {
       const user = request.params.id;
       const profile = await tracked(profileOf(user));
-      await served.assertCurrent();
       return { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) };
     },
   );
@@ -230,8 +235,6 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         });
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
-      // After the lookup: the IDs just read belong to the version the model learned.
-      await served.assertCurrent();
       const answered = performance.now();
       const body = scoreAnswer(
         { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) },
