@@ -103,36 +103,18 @@ export class RedisFeatureBank implements FeatureBank {
 
   /** Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); fails with host:port named if Redis is not there. */
   static async open(url: string, options: RedisOpenOptions = {}): Promise<RedisFeatureBank> {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new FeatureBankError(`invalid Redis URL ${JSON.stringify(url)} (expected e.g. redis://127.0.0.1:6379)`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new FeatureBankError(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis: or rediss:`);
-    }
-    const address = `${parsed.hostname}:${parsed.port || 6379}`;
-    let connected = false;
-    const client: RedisClientType = createClient({
+    const { client, address } = await connectRedis(
       url,
-      // A lookup while Redis is down fails at once instead of waiting in a queue for a reconnect.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: options.connectTimeoutMs ?? 2000,
-        // Before the first connection, give up (open fails); after it, keep retrying with a capped backoff.
-        reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_RECONNECT_DELAY_MS) : cause),
+      {
+        what: 'the Redis feature bank',
+        connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+        baseDelayMs: 50,
+        maxDelayMs: MAX_RECONNECT_DELAY_MS,
+        // A lookup while Redis is down fails at once instead of waiting in a queue for a reconnect.
+        offlineQueue: false,
       },
-    });
-    // Errors surface through the failing commands; without a listener node-redis would crash the process.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      connected = true;
-    } catch (error) {
-      client.destroy();
-      throw new FeatureBankError(`cannot connect to the Redis feature bank at ${address}: ${(error as Error).message}`, { cause: error });
-    }
+      (message, cause) => new FeatureBankError(message, { cause }),
+    );
     return new RedisFeatureBank(client, address, options.prefix ?? 'userip:');
   }
 
@@ -258,4 +240,57 @@ function toEntry(user: string, value: string): ProfileEntry {
   const split = value.indexOf(';');
   if (split < 0) return { user, ids: decodeIds(value) };
   return { user, ids: decodeIds(value.slice(0, split)), source: value.slice(split + 1) as ProfileSource };
+}
+
+export interface RedisConnectOptions {
+  /** Names the server in errors, e.g. "the Redis feature bank". */
+  what: string;
+  /** How long the first connection may take. */
+  connectTimeoutMs: number;
+  /** Reconnection backoff once connected: base · 2^retries, capped. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Queue commands while disconnected (false: they fail at once). */
+  offlineQueue: boolean;
+}
+
+/**
+ * A node-redis client connected to `url`. Before the first connection it gives up (so a wrong address
+ * fails at once, naming host:port); after it, it keeps reconnecting with a capped backoff. Errors are
+ * made by `toError`, so that each caller throws its own class.
+ */
+export async function connectRedis(
+  url: string,
+  options: RedisConnectOptions,
+  toError: (message: string, cause?: unknown) => Error,
+): Promise<{ client: RedisClientType; address: string }> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw toError(`invalid Redis URL ${JSON.stringify(url)} (expected e.g. redis://127.0.0.1:6379)`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw toError(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis: or rediss:`);
+  }
+  const address = `${parsed.hostname}:${parsed.port || 6379}`;
+  let connected = false;
+  const client: RedisClientType = createClient({
+    url,
+    disableOfflineQueue: !options.offlineQueue,
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      reconnectStrategy: (retries, cause) => (connected ? Math.min(options.baseDelayMs * 2 ** Math.min(retries, 5), options.maxDelayMs) : cause),
+    },
+  });
+  // Errors surface through the failing commands; without a listener node-redis would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    client.destroy();
+    throw toError(`cannot connect to ${options.what} at ${address}: ${(error as Error).message}`, error);
+  }
+  return { client, address };
 }
