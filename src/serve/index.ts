@@ -7,9 +7,9 @@
  *   await app.listen({ port: 8080 });
  */
 export { buildFeatureMap, FEATURE_MAP_FILE, indexFeatureMap, loadFeatureMap, saveFeatureMap, type FeatureFieldNames, type FeatureIndex, type FeatureMap, type FeatureVocab } from './features.js';
-export { LmProfiles, type LmProfilesOptions } from './lm-profiles.js';
 export { mirrorBank } from './mirror.js';
-export { mostFrequentIds, type FoundProfile, type ProfileProvider, type ServedSource } from './profiles.js';
+export { mostFrequentIds, type FoundProfile, type ProfileLookup, type ProfileProvider, type ServedSource } from './profiles.js';
+export { openServer, PROFILE_MODES, serveSchema, type OpenedServer, type ServeConfig } from './open.js';
 export { ServeSetupError } from './scorer.js';
 export { SCORE_STAGES, type ScoreStage } from './metrics.js';
 export { AJV_OPTIONS, createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, scoreBodySchema, type ServeOptions } from './server.js';

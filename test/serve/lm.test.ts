@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
-import { templateTokens, type ProfileLm, type TuneOptions } from '../../src/profile/index.js';
+import { LmProfiles, templateTokens, type LmProfilesOptions, type ProfileLm, type TuneOptions } from '../../src/profile/index.js';
 import type { Codebook } from '../../src/quantize/index.js';
-import { LmProfiles, type LmProfilesOptions } from '../../src/serve/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 import { directScores, openFixtureServer, servedProbabilities, SLOTS, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
