@@ -11,7 +11,7 @@ import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from
 import { loadCtrModel } from '../ctr/index.js';
 import { openOnlineProfiles } from '../profile/index.js';
 import { Explorer, registerExplorer, scoringThrough } from './explorer/index.js';
-import { loadFeatureMap, type FeatureIndex } from './features.js';
+import { loadFeatureMap, type FeatureIndex } from '../features/index.js';
 import { mirrorBank } from './mirror.js';
 import type { ProfileProvider } from './profiles.js';
 import { createServer, DEFAULT_BODY_LIMIT, MAX_ITEMS } from './server.js';

@@ -16,7 +16,7 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
-import type { FeatureIndex } from './features.js';
+import type { FeatureIndex } from '../features/index.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';

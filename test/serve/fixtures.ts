@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
 import { CtrModel, loadCtrModel, saveCtrModel, sigmoid, trainCtr } from '../../src/ctr/index.js';
 import { Rng, type Runtime } from '../../src/engine/index.js';
-import { buildFeatureMap, createServer, loadFeatureMap, mirrorBank, saveFeatureMap, type ServeOptions } from '../../src/serve/index.js';
+import { buildFeatureMap, loadFeatureMap, saveFeatureMap } from '../../src/features/index.js';
+import { createServer, mirrorBank, type ServeOptions } from '../../src/serve/index.js';
 
 export const SLOTS = [
   { name: 'hobby', k: 4 },
