@@ -44,18 +44,17 @@ export class RequestRows {
     this.attributeRows = Int32Array.from(features.itemAttribute, (a) => model.tableRow(attributeField, a));
   }
 
-  /** The ids of `items` as strings, their item indices, and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly (string | number)[]): { items: string[]; indices: Int32Array; unknown: string[] } {
-    const ids = new Array<string>(items.length);
+  /** The item indices of `items` (ids, numbers taken as their strings), and the ids the feature map does not know (in request order, once each). */
+  itemIndices(items: readonly (string | number)[]): { indices: Int32Array; unknown: string[] } {
     const indices = new Int32Array(items.length);
-    const unknown = new Set<string>();
+    let unknown: Set<string> | undefined;
     for (let i = 0; i < items.length; i++) {
-      const id = (ids[i] = String(items[i]));
+      const id = String(items[i]);
       const index = this.features.itemIndex.get(id);
-      if (index === undefined) unknown.add(id);
+      if (index === undefined) (unknown ??= new Set()).add(id);
       else indices[i] = index;
     }
-    return { items: ids, indices, unknown: [...unknown] };
+    return { indices, unknown: unknown ? [...unknown] : [] };
   }
 
   /** The rows of `user` (with profile IDs `profileIds`, bank slot order) against item indices `items`. A user the map does not know takes the unknown user row. */

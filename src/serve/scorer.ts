@@ -31,8 +31,8 @@ export class Scorer {
     return this.serving.ready();
   }
 
-  /** The ids of `items` as strings, their item indices, and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly (string | number)[]): { items: string[]; indices: Int32Array; unknown: string[] } {
+  /** The item indices of `items`, and the ids the feature map does not know (in request order, once each). */
+  itemIndices(items: readonly (string | number)[]): { indices: Int32Array; unknown: string[] } {
     return this.rows.itemIndices(items);
   }
 

@@ -110,6 +110,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
   const served = new ServedVersion(bank, bankVersion);
+  // Each catalog item's part of the answer before its probability, written once rather than per request.
+  const itemKeys = features.items.map((id) => `{"item":${JSON.stringify(id)},"probability":`);
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -229,7 +231,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       // Fastify starts the clock when the request arrives: this far it has read, parsed and validated the body.
       const parsed = reply.elapsedTime / 1000;
       const user = String(request.body.user);
-      const { items, indices, unknown } = scorer.itemIndices(request.body.items);
+      const { indices, unknown } = scorer.itemIndices(request.body.items);
       if (unknown.length > 0) {
         return reply.code(422).send({
           error: 'Unprocessable Entity',
@@ -242,7 +244,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       const answered = performance.now();
       const body = scoreAnswer(
         { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) },
-        items,
+        itemKeys,
+        indices,
         probabilities,
       );
       observeStage('serialisation', (performance.now() - answered) / 1000);
@@ -272,12 +275,12 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
  * rounded to float32 it is the model's value exactly), not the 17 of the double it widens to, whose
  * shortest-round-trip printing was most of the answer's cost.
  */
-function scoreAnswer(profile: ScoredProfile, items: readonly string[], probabilities: Float32Array): string {
-  // The profile's fields in schema order (slots last), then the scores.
+function scoreAnswer(profile: ScoredProfile, itemKeys: readonly string[], items: Int32Array, probabilities: Float32Array): string {
+  // The profile's fields in schema order (slots last), then the scores. A request's item id is its catalog id as a string, so the catalog's key is the request's.
   let out = JSON.stringify(profile).slice(0, -1) + ',"scores":[';
   for (let i = 0; i < items.length; i++) {
     const p = probabilities[i];
-    out += `${i === 0 ? '' : ','}{"item":${JSON.stringify(items[i])},"probability":${Number.isFinite(p) ? p.toPrecision(9) : 'null'}}`;
+    out += (i === 0 ? '' : ',') + itemKeys[items[i]] + (Number.isFinite(p) ? p.toPrecision(9) : 'null') + '}';
   }
   return out + ']}';
 }
