@@ -117,7 +117,8 @@ interface LookupCache {
 }
 
 export class SqliteFeatureBank implements FeatureBank {
-  private cache: LookupCache | undefined;
+  /** What lookups have read; in a holder, so that everything sharing this bank (a wrapper made with Object.create, say) shares it. */
+  private readonly lookups: { cache?: LookupCache } = {};
 
   private constructor(
     private connection: Connection,
@@ -152,7 +153,7 @@ export class SqliteFeatureBank implements FeatureBank {
     this.assertWritable();
     const next = parseBankVersion(version, 'given to setVersion');
     const c = this.connection;
-    this.cache = undefined;
+    this.lookups.cache = undefined;
     c.db
       .transaction(() => {
         const change = versionChange(this.readVersion(), next, c.countEntries.get()!.n, options);
@@ -195,7 +196,7 @@ export class SqliteFeatureBank implements FeatureBank {
   async putMany(entries: readonly ProfileEntry[]): Promise<void> {
     this.assertWritable();
     const c = this.connection;
-    this.cache = undefined;
+    this.lookups.cache = undefined;
     c.db
       .transaction(() => {
         // Read the version inside the write lock, so a concurrent re-stamp cannot slip in between.
@@ -232,7 +233,7 @@ export class SqliteFeatureBank implements FeatureBank {
   private cached(user: string | undefined): BankLookup {
     this.followReplacement();
     const c = this.connection;
-    let cache = this.cache;
+    let cache = this.lookups.cache;
     if (cache && cache.dataVersion !== this.reading(() => c.dataVersion.get()!)) cache = undefined;
     let entry = user === undefined || !cache ? undefined : cache.entries.get(user);
     if (!cache?.version || (user !== undefined && entry === undefined)) {
@@ -250,7 +251,7 @@ export class SqliteFeatureBank implements FeatureBank {
           return fresh;
         })(),
       );
-      this.cache = cache;
+      this.lookups.cache = cache;
     }
     return { entry: entry ?? undefined, version: cache.version!.record };
   }
@@ -279,7 +280,7 @@ export class SqliteFeatureBank implements FeatureBank {
     const replacement = openConnection(this.path, this.readonly);
     this.connection.db.close();
     this.connection = replacement;
-    this.cache = undefined;
+    this.lookups.cache = undefined;
     this.identity = now;
   }
 
