@@ -1,6 +1,6 @@
 /**
  * Where the server gets a user's profile IDs: the feature bank (one key lookup, the UserIP path) or,
- * as a baseline for comparison, the LM at request time (`LmProfiles`).
+ * as a baseline for comparison, the LM at request time (`LmProfiles`, src/profile/online.ts).
  *
  * A user without a profile gets the default profile: per slot, the ID most users in the bank hold
  * (ties: the smaller ID), computed once at startup. The most common ID is the best single guess of

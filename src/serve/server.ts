@@ -115,8 +115,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
 
   const app = Fastify({
     logger: options.logger ?? false,
-    // Every request would otherwise get its own child logger (to bind its id) and two info lines,
-    // which cost the scoring route more CPU than its bank lookup; the few lines logged name the id.
+    // Otherwise every request gets a child logger (to bind its id) and two info-level log calls,
+    // on the scoring route's hot path; the few lines logged carry the id themselves.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
