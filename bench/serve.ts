@@ -32,7 +32,8 @@ import { readTunedProfiles, runBehaviourWindows } from '../src/profile/index.js'
 import { loadCtrModel } from '../src/ctr/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
-import { loadFeatureMap, SCORE_STAGES } from '../src/serve/index.js';
+import { loadFeatureMap } from '../src/features/index.js';
+import { SCORE_STAGES } from '../src/serve/index.js';
 import { openLoop, quantile, type OpenLoopResult } from './openloop.js';
 import { emit, round } from './util.js';
 

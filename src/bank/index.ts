@@ -12,6 +12,7 @@
 export {
   FeatureBankError,
   versionId,
+  type BankLookup,
   type BankVersion,
   type FeatureBank,
   type ProfileEntry,
@@ -20,4 +21,4 @@ export {
 } from './model.js';
 export { SqliteFeatureBank, type SqliteOpenOptions } from './sqlite.js';
 export { exportBankCsv, type BankCsvExport, type BankCsvVersionFile } from './export.js';
-export { RedisFeatureBank, type RedisOpenOptions } from './redis.js';
+export { connectRedis, RedisFeatureBank, type RedisConnectOptions, type RedisOpenOptions } from './redis.js';

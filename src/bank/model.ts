@@ -53,6 +53,12 @@ export interface ProfileEntry {
   source?: ProfileSource;
 }
 
+export interface BankLookup {
+  entry: ProfileEntry | undefined;
+  /** Undefined when the bank holds no version (emptied, or never stamped). */
+  version: BankVersion | undefined;
+}
+
 export interface SetVersionOptions {
   /** Allow switching to a different version id on a bank that holds entries; clears them. */
   replace?: boolean;
@@ -70,6 +76,11 @@ export interface FeatureBank {
    */
   setVersion(version: BankVersion, options?: SetVersionOptions): Promise<void>;
   get(user: string): Promise<ProfileEntry | undefined>;
+  /**
+   * The user's entry and the bank's version, read in one snapshot: what a server needs on every
+   * request to know that the IDs it serves belong to its version, in one read.
+   */
+  lookup(user: string): Promise<BankLookup>;
   /** One result per asked user, in the asked order; `undefined` for unknown users. */
   getMany(users: readonly string[]): Promise<(ProfileEntry | undefined)[]>;
   /** Inserts or replaces entries, all or nothing: one invalid entry and nothing is written. */

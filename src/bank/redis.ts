@@ -9,7 +9,8 @@
  * Writes commit in one Lua script, so each is atomic like an SQLite transaction; the script re-checks
  * the version id read beforehand and fails instead of mixing IDs of two versions when another writer
  * got there first. Scripts touch keys they are not passed, so the store needs standalone Redis (not
- * Cluster). Lookups are MGETs in chunks, sent in one pipeline.
+ * Cluster). Lookups are MGETs in chunks, sent in one pipeline; a server's per-request `lookup` reads the
+ * user and the version in one MULTI.
  *
  * Redis down: commands fail at once (no offline queue), as a FeatureBankError naming host:port;
  * the client keeps reconnecting in the background, so lookups work again once Redis is back.
@@ -24,6 +25,7 @@ import {
   parseBankVersion,
   versionChange,
   versionId,
+  type BankLookup,
   type BankVersion,
   type FeatureBank,
   type ProfileEntry,
@@ -88,6 +90,7 @@ return 1
 
 export class RedisFeatureBank implements FeatureBank {
   private readonly keys: { version: string; index: string; userPrefix: string };
+  private lastRecord: { text: string; version: BankVersion } | undefined;
 
   private constructor(
     private readonly client: RedisClientType,
@@ -100,42 +103,30 @@ export class RedisFeatureBank implements FeatureBank {
 
   /** Connects to `url` (e.g. `redis://127.0.0.1:6379/0`); fails with host:port named if Redis is not there. */
   static async open(url: string, options: RedisOpenOptions = {}): Promise<RedisFeatureBank> {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new FeatureBankError(`invalid Redis URL ${JSON.stringify(url)} (expected e.g. redis://127.0.0.1:6379)`);
-    }
-    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-      throw new FeatureBankError(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis: or rediss:`);
-    }
-    const address = `${parsed.hostname}:${parsed.port || 6379}`;
-    let connected = false;
-    const client: RedisClientType = createClient({
+    const { client, address } = await connectRedis(
       url,
-      // A lookup while Redis is down fails at once instead of waiting in a queue for a reconnect.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: options.connectTimeoutMs ?? 2000,
-        // Before the first connection, give up (open fails); after it, keep retrying with a capped backoff.
-        reconnectStrategy: (retries, cause) => (connected ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_RECONNECT_DELAY_MS) : cause),
+      {
+        what: 'the Redis feature bank',
+        connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+        baseDelayMs: 50,
+        maxDelayMs: MAX_RECONNECT_DELAY_MS,
+        // A lookup while Redis is down fails at once instead of waiting in a queue for a reconnect.
+        offlineQueue: false,
       },
-    });
-    // Errors surface through the failing commands; without a listener node-redis would crash the process.
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      connected = true;
-    } catch (error) {
-      client.destroy();
-      throw new FeatureBankError(`cannot connect to the Redis feature bank at ${address}: ${(error as Error).message}`, { cause: error });
-    }
+      (message, cause) => new FeatureBankError(message, { cause }),
+    );
     return new RedisFeatureBank(client, address, options.prefix ?? 'userip:');
   }
 
   async version(): Promise<BankVersion | undefined> {
-    const record = await this.call('read the version', () => this.client.hGet(this.keys.version, 'record'));
-    return record === null ? undefined : parseBankVersion(JSON.parse(record), `stored in Redis at ${this.address} (${this.keys.version})`);
+    return this.parseVersion(await this.call('read the version', () => this.client.hGet(this.keys.version, 'record')));
+  }
+
+  async lookup(user: string): Promise<BankLookup> {
+    const [value, record] = (await this.call('look up users', () =>
+      this.client.multi().get(this.keys.userPrefix + user).hGet(this.keys.version, 'record').exec(),
+    )) as unknown as [string | null, string | null];
+    return { entry: value === null ? undefined : toEntry(user, value), version: this.parseVersion(record) };
   }
 
   async setVersion(version: BankVersion, options: SetVersionOptions = {}): Promise<void> {
@@ -215,6 +206,15 @@ export class RedisFeatureBank implements FeatureBank {
     else this.client.destroy();
   }
 
+  /** The stored version record, parsed once per distinct record rather than on every lookup. */
+  private parseVersion(record: string | null): BankVersion | undefined {
+    if (record === null) return undefined;
+    if (record !== this.lastRecord?.text) {
+      this.lastRecord = { text: record, version: parseBankVersion(JSON.parse(record), `stored in Redis at ${this.address} (${this.keys.version})`) };
+    }
+    return this.lastRecord.version;
+  }
+
   /** Runs one Redis call, turning client errors into FeatureBankErrors that name the server. */
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
@@ -240,4 +240,57 @@ function toEntry(user: string, value: string): ProfileEntry {
   const split = value.indexOf(';');
   if (split < 0) return { user, ids: decodeIds(value) };
   return { user, ids: decodeIds(value.slice(0, split)), source: value.slice(split + 1) as ProfileSource };
+}
+
+export interface RedisConnectOptions {
+  /** Names the server in errors, e.g. "the Redis feature bank". */
+  what: string;
+  /** How long the first connection may take. */
+  connectTimeoutMs: number;
+  /** Reconnection backoff once connected: base · 2^retries, capped. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Queue commands while disconnected (false: they fail at once). */
+  offlineQueue: boolean;
+}
+
+/**
+ * A node-redis client connected to `url`. Before the first connection it gives up (so a wrong address
+ * fails at once, naming host:port); after it, it keeps reconnecting with a capped backoff. Errors are
+ * made by `toError`, so that each caller throws its own class.
+ */
+export async function connectRedis(
+  url: string,
+  options: RedisConnectOptions,
+  toError: (message: string, cause?: unknown) => Error,
+): Promise<{ client: RedisClientType; address: string }> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw toError(`invalid Redis URL ${JSON.stringify(url)} (expected e.g. redis://127.0.0.1:6379)`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw toError(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis: or rediss:`);
+  }
+  const address = `${parsed.hostname}:${parsed.port || 6379}`;
+  let connected = false;
+  const client: RedisClientType = createClient({
+    url,
+    disableOfflineQueue: !options.offlineQueue,
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      reconnectStrategy: (retries, cause) => (connected ? Math.min(options.baseDelayMs * 2 ** Math.min(retries, 5), options.maxDelayMs) : cause),
+    },
+  });
+  // Errors surface through the failing commands; without a listener node-redis would crash the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    connected = true;
+  } catch (error) {
+    client.destroy();
+    throw toError(`cannot connect to ${options.what} at ${address}: ${(error as Error).message}`, error);
+  }
+  return { client, address };
 }

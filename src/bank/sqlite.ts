@@ -3,6 +3,10 @@
  * while a refresh job writes cold-start users. A read-only bank (the server's) notices a file renamed
  * over its path, or rewritten in place, and opens it again; a file caught half-written reads as an
  * error (FeatureBankError), not as IDs.
+ *
+ * Lookups (`lookup`, `version`) answer from memory while the file is unchanged: what they read is kept
+ * until SQLite's `data_version` says another connection committed (or this one writes, or the file is
+ * replaced), so a server's request costs no query once its user has been read.
  */
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -14,6 +18,7 @@ import {
   parseBankVersion,
   versionChange,
   versionId,
+  type BankLookup,
   type BankVersion,
   type FeatureBank,
   type ProfileEntry,
@@ -27,6 +32,8 @@ const SCHEMA_VERSION = 1;
 const MAX_LOOKUP = 512;
 /** Rows per page when iterating all users. */
 const PAGE_SIZE = 1000;
+/** Users the lookup cache holds at most; when full it starts over, and the users asked for fill it again. */
+const CACHE_USERS = 1 << 20;
 
 const SCHEMA = `
   CREATE TABLE bank_version (
@@ -61,6 +68,8 @@ class Connection {
   readonly clearEntries: Database.Statement<[]>;
   readonly countEntries: Database.Statement<[], { n: number }>;
   readonly selectPage: Database.Statement<[string, number], EntryRow>;
+  /** Changes when another connection commits to the file. */
+  readonly dataVersion: Database.Statement<[], number>;
   /** IN-list lookups by list length; lengths are rounded up to powers of two, so at most ten exist. */
   private readonly lookups = new Map<number, Database.Statement<(string | null)[], EntryRow>>();
 
@@ -73,6 +82,7 @@ class Connection {
     this.countEntries = db.prepare('SELECT COUNT(*) AS n FROM profile_entries');
     // Users are non-empty, so the first page starts after ''.
     this.selectPage = db.prepare('SELECT user, ids, source FROM profile_entries WHERE user > ? ORDER BY user LIMIT ?');
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 
   lookup(size: number): Database.Statement<(string | null)[], EntryRow> {
@@ -97,7 +107,19 @@ interface FileIdentity {
   mtimeMs: number;
 }
 
+/** What lookups read at one `data_version` of one connection: one state of the file. */
+interface LookupCache {
+  dataVersion: number;
+  /** Set once the version has been read; its record is undefined for a bank without one. */
+  version?: { record: BankVersion | undefined };
+  /** Users read, with null for users the bank does not hold. */
+  entries: Map<string, ProfileEntry | null>;
+}
+
 export class SqliteFeatureBank implements FeatureBank {
+  /** What lookups have read; in a holder, so that everything sharing this bank (a wrapper made with Object.create, say) shares it. */
+  private readonly lookups: { cache?: LookupCache } = {};
+
   private constructor(
     private connection: Connection,
     private readonly path: string,
@@ -124,14 +146,14 @@ export class SqliteFeatureBank implements FeatureBank {
    * is opened again, and its version returned.
    */
   async version(): Promise<BankVersion | undefined> {
-    this.followReplacement();
-    return this.reading(() => this.readVersion());
+    return this.cached(undefined).version;
   }
 
   async setVersion(version: BankVersion, options: SetVersionOptions = {}): Promise<void> {
     this.assertWritable();
     const next = parseBankVersion(version, 'given to setVersion');
     const c = this.connection;
+    this.lookups.cache = undefined;
     c.db
       .transaction(() => {
         const change = versionChange(this.readVersion(), next, c.countEntries.get()!.n, options);
@@ -146,6 +168,10 @@ export class SqliteFeatureBank implements FeatureBank {
     this.followReplacement();
     const row = this.reading(() => this.connection.selectEntry.get(user));
     return row && toEntry(row);
+  }
+
+  async lookup(user: string): Promise<BankLookup> {
+    return this.cached(user);
   }
 
   async getMany(users: readonly string[]): Promise<(ProfileEntry | undefined)[]> {
@@ -170,6 +196,7 @@ export class SqliteFeatureBank implements FeatureBank {
   async putMany(entries: readonly ProfileEntry[]): Promise<void> {
     this.assertWritable();
     const c = this.connection;
+    this.lookups.cache = undefined;
     c.db
       .transaction(() => {
         // Read the version inside the write lock, so a concurrent re-stamp cannot slip in between.
@@ -198,6 +225,37 @@ export class SqliteFeatureBank implements FeatureBank {
     if (this.connection.db.open) this.connection.db.close();
   }
 
+  /**
+   * The version and (when `user` is given) the user's entry, from the cache while `data_version` is
+   * the one they were read at. What is missing is read in one transaction that checks `data_version`
+   * again, so that everything the cache holds comes from one state of the file.
+   */
+  private cached(user: string | undefined): BankLookup {
+    this.followReplacement();
+    const c = this.connection;
+    let cache = this.lookups.cache;
+    if (cache && cache.dataVersion !== this.reading(() => c.dataVersion.get()!)) cache = undefined;
+    let entry = user === undefined || !cache ? undefined : cache.entries.get(user);
+    if (!cache?.version || (user !== undefined && entry === undefined)) {
+      cache = this.reading(() =>
+        c.db.transaction((): LookupCache => {
+          const dataVersion = c.dataVersion.get()!;
+          const fresh: LookupCache = cache?.dataVersion === dataVersion ? cache : { dataVersion, entries: new Map() };
+          fresh.version ??= { record: this.readVersion() };
+          if (user !== undefined && entry === undefined) {
+            if (fresh.entries.size >= CACHE_USERS) fresh.entries.clear();
+            const row = c.selectEntry.get(user);
+            entry = row ? toEntry(row) : null;
+            fresh.entries.set(user, entry);
+          }
+          return fresh;
+        })(),
+      );
+      this.lookups.cache = cache;
+    }
+    return { entry: entry ?? undefined, version: cache.version!.record };
+  }
+
   private readVersion(): BankVersion | undefined {
     const row = this.connection.selectVersion.get();
     return row && parseBankVersion(JSON.parse(row.record), `stored in ${this.path}`);
@@ -222,6 +280,7 @@ export class SqliteFeatureBank implements FeatureBank {
     const replacement = openConnection(this.path, this.readonly);
     this.connection.db.close();
     this.connection = replacement;
+    this.lookups.cache = undefined;
     this.identity = now;
   }
 

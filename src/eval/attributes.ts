@@ -16,7 +16,7 @@ import { writeFileAtomic, writeJson } from '../io/files.js';
 import { nmi } from './nmi.js';
 import { DEFAULT_PROBE, probeAccuracy } from './probe.js';
 import { bankIdColumns, readTuneRun, softTokenRows } from './run.js';
-import { buildVocab, ratingRows } from './table.js';
+import { buildVocab, ratingRows } from '../features/index.js';
 
 export const attributesSchema = z
   .object({

@@ -20,7 +20,7 @@ import { writeFileAtomic, writeJson } from '../io/files.js';
 import { bootstrapAucs, deltaAucInterval } from './stats.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type DeltaAucInterval, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from '../features/index.js';
 
 /**
  * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped

@@ -10,11 +10,10 @@ import { loadPrepared } from '../data/index.js';
 import { CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
 import { assertRunMadeFrom } from '../profile/index.js';
-import { buildFeatureMap, saveFeatureMap } from '../serve/index.js';
 import { ctrOnTuneRunSchema } from './compare.js';
 import { writeJson } from '../io/files.js';
 import { bankIdColumns, readTuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
+import { buildFeatureMap, buildVocab, ctrTable, encodeRows, fieldSchema, saveFeatureMap, slotIdFields } from '../features/index.js';
 
 export const servingModelSchema = ctrOnTuneRunSchema
   .extend({
@@ -47,7 +46,7 @@ export async function trainServingModel(input: z.input<typeof servingModelSchema
   const tune = await readTuneRun(config.run);
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
   const users = [...vocab.users.keys()];
-  // The serving feature map names the slot fields userip_<slot>, as slotIdFields does here.
+  // Named by slotField, as the feature map below names them.
   const fields = { sparse: slotIdFields('userip', tune.slots, bankIdColumns(tune, users)) };
   const table = (rows: typeof prepared.split.train) => ctrTable(encodeRows(rows, vocab, prepared.config.threshold), fields);
   const [train, valid, test] = [table(prepared.split.train), table(prepared.split.valid), table(prepared.split.test)];

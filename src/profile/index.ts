@@ -50,3 +50,4 @@ export {
   type TunedProfiles,
   type TuneSummary,
 } from './run.js';
+export { LmProfiles, openOnlineProfiles, type LmProfilesOptions } from './online.js';

@@ -13,7 +13,8 @@
  * a worker killed while storing leaves no half-written shard. Float arrays travel as base64 of their
  * little-endian bytes.
  */
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
+import { connectRedis } from '../bank/index.js';
 import type { Codebook } from '../quantize/index.js';
 import type { RoundInput, RoundRecord, ShardRoundResult, TuneConfig, TuneSummary, UserBehaviour } from '../profile/index.js';
 
@@ -48,32 +49,6 @@ export interface StoredRecord extends RoundRecord {
 
 export class QueueStoreError extends Error {}
 
-/** Connects a node-redis client to `url`, naming host:port when Redis is not there. */
-export async function connectRedis(url: string): Promise<{ client: RedisClientType; address: string }> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new QueueStoreError(`invalid Redis URL ${JSON.stringify(url)} (expected e.g. redis://127.0.0.1:6379)`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueStoreError(`invalid Redis URL ${JSON.stringify(url)}: the scheme must be redis: or rediss:`);
-  const address = `${parsed.hostname}:${parsed.port || 6379}`;
-  let connected = false;
-  const client: RedisClientType = createClient({
-    url,
-    socket: { connectTimeout: 5000, reconnectStrategy: (retries, cause) => (connected ? Math.min(100 * 2 ** Math.min(retries, 5), 2000) : cause) },
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    connected = true;
-  } catch (error) {
-    client.destroy();
-    throw new QueueStoreError(`cannot connect to Redis at ${address}: ${(error as Error).message}`, { cause: error });
-  }
-  return { client, address };
-}
-
 export class TuneStore {
   private constructor(
     readonly client: RedisClientType,
@@ -81,7 +56,11 @@ export class TuneStore {
   ) {}
 
   static async open(url: string): Promise<TuneStore> {
-    const { client, address } = await connectRedis(url);
+    const { client, address } = await connectRedis(
+      url,
+      { what: 'Redis', connectTimeoutMs: 5000, baseDelayMs: 100, maxDelayMs: 2000, offlineQueue: true },
+      (message, cause) => new QueueStoreError(message, { cause }),
+    );
     return new TuneStore(client, address);
   }
 

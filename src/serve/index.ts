@@ -3,13 +3,12 @@
  * the user's profile IDs from the feature bank (a key lookup, no LM call), plus an LM-in-the-loop
  * baseline that infers the profile at request time, for comparison.
  *
- *   const app = await createServer({ model, modelBankVersion, features: await loadFeatureMap(modelDir), bank });
+ *   const app = await createServer({ model, modelBankVersion, features: await loadFeatureMap(modelDir), bank }); // loadFeatureMap: src/features
  *   await app.listen({ port: 8080 });
  */
-export { buildFeatureMap, FEATURE_MAP_FILE, indexFeatureMap, loadFeatureMap, saveFeatureMap, type FeatureFieldNames, type FeatureIndex, type FeatureMap, type FeatureVocab } from './features.js';
-export { LmProfiles, type LmProfilesOptions } from './lm-profiles.js';
 export { mirrorBank } from './mirror.js';
-export { mostFrequentIds, type FoundProfile, type ProfileProvider, type ServedSource } from './profiles.js';
+export { mostFrequentIds, type FoundProfile, type ProfileLookup, type ProfileProvider, type ServedSource } from './profiles.js';
+export { openServer, PROFILE_MODES, serveSchema, type OpenedServer, type ServeConfig } from './open.js';
 export { ServeSetupError } from './scorer.js';
 export { SCORE_STAGES, type ScoreStage } from './metrics.js';
 export { AJV_OPTIONS, createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, scoreBodySchema, type ServeOptions } from './server.js';

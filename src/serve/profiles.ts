@@ -1,12 +1,12 @@
 /**
  * Where the server gets a user's profile IDs: the feature bank (one key lookup, the UserIP path) or,
- * as a baseline for comparison, the LM at request time (`LmProfiles`).
+ * as a baseline for comparison, the LM at request time (`LmProfiles`, src/profile/online.ts).
  *
  * A user without a profile gets the default profile: per slot, the ID most users in the bank hold
  * (ties: the smaller ID), computed once at startup. The most common ID is the best single guess of
  * an unseen user's ID, and it is a row the CTR model has trained on.
  */
-import type { FeatureBank } from '../bank/index.js';
+import type { BankVersion, FeatureBank } from '../bank/index.js';
 
 /** Where a served profile came from: the bank entry's own source, `bank` (entry without a source), `lm`, or `default`. */
 export type ServedSource = 'tuned' | 'cold-start' | 'bank' | 'lm' | 'default';
@@ -16,10 +16,16 @@ export interface FoundProfile {
   source: Exclude<ServedSource, 'default'>;
 }
 
+export interface ProfileLookup {
+  /** The user's IDs in slot order, or undefined for a user the provider has no profile for. */
+  found: FoundProfile | undefined;
+  /** Where the IDs came from the bank: its version, read with them. */
+  bank?: { version: BankVersion | undefined };
+}
+
 export interface ProfileProvider {
   readonly mode: 'bank' | 'lm';
-  /** The user's IDs in slot order, or undefined for a user it has no profile for. */
-  lookup(user: string): Promise<FoundProfile | undefined>;
+  lookup(user: string): Promise<ProfileLookup>;
 }
 
 export class BankProfiles implements ProfileProvider {
@@ -27,9 +33,9 @@ export class BankProfiles implements ProfileProvider {
 
   constructor(private readonly bank: FeatureBank) {}
 
-  async lookup(user: string): Promise<FoundProfile | undefined> {
-    const entry = await this.bank.get(user);
-    return entry && { ids: entry.ids, source: entry.source ?? 'bank' };
+  async lookup(user: string): Promise<ProfileLookup> {
+    const { entry, version } = await this.bank.lookup(user);
+    return { found: entry && { ids: entry.ids, source: entry.source ?? 'bank' }, bank: { version } };
   }
 }
 

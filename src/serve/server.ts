@@ -13,10 +13,10 @@
  * naming it on every route that reads IDs (`ServedVersion`).
  */
 import { STATUS_CODES } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
-import type { FeatureIndex } from './features.js';
+import type { FeatureIndex } from '../features/index.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';
@@ -110,9 +110,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
   const served = new ServedVersion(bank, bankVersion);
+  // Each catalog item's part of the answer before its probability, written once rather than per request.
+  const itemKeys = features.items.map((id) => `{"item":${JSON.stringify(id)},"probability":`);
 
   const app = Fastify({
     logger: options.logger ?? false,
+    // Otherwise every request gets a child logger (to bind its id) and two info-level log calls,
+    // on the scoring route's hot path; the few lines logged carry the id themselves.
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Longer path ids get 414, as long body ids get 400.
     routerOptions: { maxParamLength: MAX_ID_LENGTH },
@@ -154,12 +160,12 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BankVersionError) return reply.code(503).send({ error: 'Service Unavailable', message: error.message });
     if (error instanceof FeatureBankError) {
-      request.log.warn({ err: error }, 'feature bank unavailable');
+      request.log.warn({ reqId: request.id, err: error }, 'feature bank unavailable');
       return reply.code(503).send({ error: 'Service Unavailable', message: `the feature bank is unavailable: ${error.message}` });
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status).send({ error: STATUS_CODES[status] ?? 'Client Error', message: error.message });
-    request.log.error({ err: error }, 'request failed');
+    request.log.error({ reqId: request.id, err: error }, 'request failed');
     return reply.code(500).send({ error: 'Internal Server Error', message: 'internal error; see the server log' });
   });
 
@@ -167,9 +173,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     reply.code(404).send({ error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  /** The profile the server uses for `user`, and where it came from. */
+  /**
+   * The profile the server uses for `user`, and where it came from. Checked after the lookup, so the
+   * IDs read belong to the version the model learned: against the version the bank read with them,
+   * or (LM mode) the bank's version read now.
+   */
   async function profileOf(user: string): Promise<{ ids: number[]; source: ServedSource; unknownUser: boolean }> {
-    const found = await profiles.lookup(user);
+    const { found, bank: read } = await profiles.lookup(user);
+    if (read) served.assert(read.version);
+    else await served.assertCurrent();
     const profile = found ? { ...found, unknownUser: false } : { ids: defaults, source: 'default' as const, unknownUser: true };
     metrics.observeProfile(profile.source);
     return profile;
@@ -193,7 +205,6 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     async (request) => {
       const user = request.params.id;
       const profile = await tracked(profileOf(user));
-      await served.assertCurrent();
       return { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) };
     },
   );
@@ -220,7 +231,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       // Fastify starts the clock when the request arrives: this far it has read, parsed and validated the body.
       const parsed = reply.elapsedTime / 1000;
       const user = String(request.body.user);
-      const { items, indices, unknown } = scorer.itemIndices(request.body.items);
+      const { indices, unknown } = scorer.itemIndices(request.body.items);
       if (unknown.length > 0) {
         return reply.code(422).send({
           error: 'Unprocessable Entity',
@@ -230,12 +241,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         });
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
-      // After the lookup: the IDs just read belong to the version the model learned.
-      await served.assertCurrent();
       const answered = performance.now();
       const body = scoreAnswer(
         { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) },
-        items,
+        itemKeys,
+        indices,
         probabilities,
       );
       observeStage('serialisation', (performance.now() - answered) / 1000);
@@ -265,12 +275,12 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
  * rounded to float32 it is the model's value exactly), not the 17 of the double it widens to, whose
  * shortest-round-trip printing was most of the answer's cost.
  */
-function scoreAnswer(profile: ScoredProfile, items: readonly string[], probabilities: Float32Array): string {
-  // The profile's fields in schema order (slots last), then the scores.
+function scoreAnswer(profile: ScoredProfile, itemKeys: readonly string[], items: Int32Array, probabilities: Float32Array): string {
+  // The profile's fields in schema order (slots last), then the scores. A request's item id is its catalog id as a string, so the catalog's key is the request's.
   let out = JSON.stringify(profile).slice(0, -1) + ',"scores":[';
   for (let i = 0; i < items.length; i++) {
     const p = probabilities[i];
-    out += `${i === 0 ? '' : ','}{"item":${JSON.stringify(items[i])},"probability":${Number.isFinite(p) ? p.toPrecision(9) : 'null'}}`;
+    out += (i === 0 ? '' : ',') + itemKeys[items[i]] + (Number.isFinite(p) ? p.toPrecision(9) : 'null') + '}';
   }
   return out + ']}';
 }

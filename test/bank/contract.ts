@@ -132,6 +132,19 @@ export function featureBankContract(name: string, makeBank: () => Promise<Featur
       assert.deepEqual(await bank.getMany(['u1', 'u2', 'u10', 'u11']), [entryFor(1), entryFor(2), undefined, undefined]);
     });
 
+    test('lookup gives the entry with the version, and follows this bank\'s own writes', async (t) => {
+      const bank = await bankFor(t, false);
+      assert.deepEqual(await bank.lookup('u1'), { entry: undefined, version: undefined });
+      await bank.setVersion(VERSION);
+      assert.deepEqual(await bank.lookup('u1'), { entry: undefined, version: VERSION });
+      await bank.putMany([entryFor(1)]);
+      assert.deepEqual(await bank.lookup('u1'), { entry: entryFor(1), version: VERSION });
+      await bank.putMany([{ ...entryFor(1), ids: [3, 2] }]);
+      assert.deepEqual((await bank.lookup('u1')).entry?.ids, [3, 2]);
+      await bank.setVersion(OTHER_VERSION, { replace: true });
+      assert.deepEqual(await bank.lookup('u1'), { entry: undefined, version: OTHER_VERSION });
+    });
+
     test('a different version is refused on a non-empty bank, naming both ids; replace clears the entries', async (t) => {
       const bank = await bankFor(t);
       await bank.putMany([entryFor(1)]);

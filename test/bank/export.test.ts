@@ -54,7 +54,7 @@ test('CSV export fails and keeps the earlier files when the version changes mean
   const path = join(dir, 'bank.csv');
   await writeFile(path, 'an older export\n');
 
-  // A bank whose version is re-stamped as soon as the export starts reading entries.
+  // A bank whose version is re-stamped as soon as the export starts reading entries (it shares the bank's lookup cache).
   const racing: FeatureBank = Object.assign(Object.create(bank) as FeatureBank, {
     async *users() {
       await bank.setVersion(OTHER_VERSION, { replace: true });

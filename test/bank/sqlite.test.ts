@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
-import { entryFor, featureBankContract, VERSION } from './contract.js';
+import { entryFor, featureBankContract, OTHER_VERSION, VERSION } from './contract.js';
 import { tempDir } from './fixtures.js';
 
 featureBankContract('SQLite in memory', () => SqliteFeatureBank.open(':memory:'));
@@ -55,6 +55,16 @@ test('a read-only bank reads what a writer commits and refuses writes', async (t
   assert.deepEqual(await reader.get('u1'), entryFor(1));
   await writer.putMany([entryFor(2)]);
   assert.deepEqual(await reader.getMany(['u2', 'u1']), [entryFor(2), entryFor(1)]);
+  // Lookups answer from memory until another connection commits: each commit below must be seen.
+  assert.deepEqual(await reader.lookup('u3'), { entry: undefined, version: VERSION });
+  await writer.putMany([entryFor(3), { ...entryFor(1), ids: [0, 0] }]);
+  assert.deepEqual(await reader.lookup('u3'), { entry: entryFor(3), version: VERSION });
+  assert.deepEqual((await reader.lookup('u1')).entry?.ids, [0, 0]);
+  await writer.setVersion(OTHER_VERSION, { replace: true });
+  assert.deepEqual(await reader.lookup('u3'), { entry: undefined, version: OTHER_VERSION });
+  assert.deepEqual(await reader.version(), OTHER_VERSION);
+  await writer.setVersion(VERSION, { replace: true });
+  await writer.putMany([entryFor(1), entryFor(2)]);
 
   await assert.rejects(reader.putMany([entryFor(3)]), { name: 'FeatureBankError', message: /open read-only/ });
   await assert.rejects(reader.setVersion(VERSION), { name: 'FeatureBankError', message: /open read-only/ });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SqliteFeatureBank, versionId } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { FEATURE_MAP_FILE, MAX_ITEMS, SCORE_STAGES, ServeSetupError } from '../../src/serve/index.js';
+import { FEATURE_MAP_FILE } from '../../src/features/index.js';
+import { MAX_ITEMS, SCORE_STAGES, ServeSetupError } from '../../src/serve/index.js';
 import { BANK_VERSION, directScores, genreOf, ITEMS, openFixtureServer, profileOf, servedProbabilities, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const runtime = new Runtime({ threads: 1 });

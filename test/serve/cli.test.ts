@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SqliteFeatureBank, versionId } from '../../src/bank/index.js';
-import { openServer, serveSchema, type OpenedServer, type ServeConfig } from '../../src/cli/serve.js';
+import { openServer, serveSchema, type OpenedServer, type ServeConfig } from '../../src/serve/index.js';
 import { writeDemoLikeRun } from './demoFixture.js';
 import { startRedisServer } from './redisServer.js';
 

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { mirrorBank } from '../../src/serve/index.js';
-import { BANK_VERSION, BANKED, fillBank, openFixtureServer, profileOf, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
+import { BANK_VERSION, BANKED, fillBank, mirrorFixtureBank, openFixtureServer, profileOf, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 import { startRedisServer } from './redisServer.js';
 
 const runtime = new Runtime({ threads: 1 });
@@ -34,6 +33,23 @@ after(async () => {
 async function retune(bank: FeatureBank): Promise<void> {
   await bank.setVersion(RETUNED, { replace: true });
   await bank.putMany(BANKED.map((user, u) => ({ user, ids: profileOf(u + 1), source: 'tuned' as const })));
+}
+
+/** A bank file of the re-tuned version at `path`. */
+async function writeRetuned(path: string): Promise<void> {
+  const writer = await SqliteFeatureBank.open(path);
+  try {
+    await retune(writer);
+  } finally {
+    await writer.close();
+  }
+}
+
+/** A server on a read-only copy of the fixture's bank at `dir/name`, for a test to change under it. */
+async function serveCopy(name: string): Promise<{ path: string; server: FixtureServer }> {
+  const path = join(dir, name);
+  await copyFile(fx.bankPath, path);
+  return { path, server: await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) }) };
 }
 
 async function restore(bank: FeatureBank): Promise<void> {
@@ -64,9 +80,7 @@ async function assertServing(server: FixtureServer): Promise<void> {
 }
 
 it('re-tune while serving: 503 naming both versions until the bank holds the served version again', async () => {
-  const path = join(dir, 'retuned.sqlite');
-  await copyFile(fx.bankPath, path);
-  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) });
+  const { path, server } = await serveCopy('retuned.sqlite');
   const writer = await SqliteFeatureBank.open(path);
   try {
     await assertServing(server);
@@ -83,8 +97,7 @@ it('re-tune while serving: 503 naming both versions until the bank holds the ser
 it('Redis restarted empty: 503 (no version) instead of the default profile for everyone; back once refilled', async () => {
   const redis = await startRedisServer();
   const bank = await RedisFeatureBank.open(redis.url);
-  const source = await SqliteFeatureBank.open(fx.bankPath, { readonly: true });
-  await mirrorBank(source, bank);
+  await mirrorFixtureBank(fx, bank);
   const server = await openFixtureServer(fx, runtime, { bank });
   try {
     await assertServing(server);
@@ -96,25 +109,20 @@ it('Redis restarted empty: 503 (no version) instead of the default profile for e
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await assertRefused(server, 'stale', /the feature bank holds no version \(emptied or replaced\)/);
-    await mirrorBank(source, bank);
+    await mirrorFixtureBank(fx, bank);
     await assertServing(server);
   } finally {
     await server.close();
-    await source.close();
     await redis.stop();
   }
 });
 
 it('a bank file renamed over the served one is noticed: 503 for another version, served again for the same one', async () => {
-  const path = join(dir, 'renamed.sqlite');
-  await copyFile(fx.bankPath, path);
-  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) });
+  const { path, server } = await serveCopy('renamed.sqlite');
   try {
     await assertServing(server);
     const other = join(dir, 'other.sqlite');
-    const writer = await SqliteFeatureBank.open(other);
-    await retune(writer);
-    await writer.close();
+    await writeRetuned(other);
     await rename(other, path);
     await assertRefused(server, 'stale', new RegExp(`version is now ${versionId(RETUNED)}`));
 
@@ -127,15 +135,11 @@ it('a bank file renamed over the served one is noticed: 503 for another version,
 });
 
 it('a bank file overwritten in place: 503, never IDs of the other version, never a 500', async () => {
-  const path = join(dir, 'overwritten.sqlite');
-  await copyFile(fx.bankPath, path);
-  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) });
+  const { path, server } = await serveCopy('overwritten.sqlite');
   try {
     await assertServing(server);
     const other = join(dir, 'other-version.sqlite');
-    const writer = await SqliteFeatureBank.open(other);
-    await retune(writer);
-    await writer.close();
+    await writeRetuned(other);
     await copyFile(other, path); // same inode, new bytes
     for (const request of [
       { method: 'POST' as const, url: '/v1/score', payload: { user: 'u3', items: ['i1'] } },

@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import { SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
 import { CtrModel, loadCtrModel, saveCtrModel, sigmoid, trainCtr } from '../../src/ctr/index.js';
 import { Rng, type Runtime } from '../../src/engine/index.js';
-import { buildFeatureMap, createServer, loadFeatureMap, saveFeatureMap, type ServeOptions } from '../../src/serve/index.js';
+import { buildFeatureMap, loadFeatureMap, saveFeatureMap } from '../../src/features/index.js';
+import { createServer, mirrorBank, type ServeOptions } from '../../src/serve/index.js';
 
 export const SLOTS = [
   { name: 'hobby', k: 4 },
@@ -135,4 +136,14 @@ export async function directScores(model: CtrModel, userIndex: number, ids: read
   const reference = await model.predict(rows);
   reference.forEach((p, i) => assert.ok(Math.abs(p - probabilities[i]) <= 1e-6, `row ${i}: scoring graph ${p}, serving graph ${probabilities[i]}`));
   return Array.from(probabilities);
+}
+
+/** Copies the fixture's SQLite bank into `bank` (a Redis bank); the number of entries copied (0 when it already held them). */
+export async function mirrorFixtureBank(fx: ServeFixture, bank: FeatureBank): Promise<number> {
+  const source = await SqliteFeatureBank.open(fx.bankPath, { readonly: true });
+  try {
+    return await mirrorBank(source, bank);
+  } finally {
+    await source.close();
+  }
 }

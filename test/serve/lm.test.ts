@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
-import { templateTokens, type ProfileLm, type TuneOptions } from '../../src/profile/index.js';
+import { LmProfiles, templateTokens, type LmProfilesOptions, type ProfileLm, type TuneOptions } from '../../src/profile/index.js';
 import type { Codebook } from '../../src/quantize/index.js';
-import { LmProfiles, type LmProfilesOptions } from '../../src/serve/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 import { directScores, openFixtureServer, servedProbabilities, SLOTS, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
@@ -102,12 +101,12 @@ function watchedLm(before: () => Promise<void> | void): ProfileLm {
 it('infers a profile with exactly `steps` LM gradient passes, the same on every request, within the codebooks', async () => {
   let passes = 0;
   const profiles = new LmProfiles({ ...options, lm: watchedLm(() => void passes++), trainer: trainer(options.trainer.frozen!.codebooks, 3) });
-  const first = await profiles.lookup('u3');
+  const { found: first } = await profiles.lookup('u3');
   assert.equal(passes, 3);
-  assert.deepEqual(await profiles.lookup('u3'), first);
+  assert.deepEqual((await profiles.lookup('u3')).found, first);
   assert.equal(first?.source, 'lm');
   first!.ids.forEach((id, j) => assert.ok(Number.isInteger(id) && id >= 0 && id < SLOTS[j].k, `slot ${j} id ${id}`));
-  assert.equal(await profiles.lookup('u1'), undefined, 'no behaviour text, no profile');
+  assert.equal((await profiles.lookup('u1')).found, undefined, 'no behaviour text, no profile');
   assert.equal(passes, 6);
 });
 
@@ -119,7 +118,7 @@ it('refuses codebooks that do not fit the template or the LM', () => {
 });
 
 it('scores with the inferred profile exactly as the bank path would with those IDs', async () => {
-  const expected = (await new LmProfiles(options).lookup('u3'))!.ids;
+  const expected = (await new LmProfiles(options).lookup('u3')).found!.ids;
   const items = [4, 8, 15, 16, 23, 42];
   const res = await server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u3', items: items.map((i) => `i${i}`) } });
   assert.equal(res.statusCode, 200);

@@ -4,10 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { RedisFeatureBank, SqliteFeatureBank } from '../../src/bank/index.js';
+import { RedisFeatureBank } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { mirrorBank } from '../../src/serve/index.js';
-import { openFixtureServer, writeServeFixture, type ServeFixture } from './fixtures.js';
+import { mirrorFixtureBank, openFixtureServer, writeServeFixture, type ServeFixture } from './fixtures.js';
 import { startRedisServer, type RedisServer } from './redisServer.js';
 
 const runtime = new Runtime({ threads: 1 });
@@ -26,19 +25,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function copySqliteInto(bank: RedisFeatureBank): Promise<number> {
-  const source = await SqliteFeatureBank.open(fx.bankPath, { readonly: true });
-  try {
-    return await mirrorBank(source, bank);
-  } finally {
-    await source.close();
-  }
-}
-
 it('a bank copied into Redis serves exactly what the SQLite bank serves; a second copy is skipped', async () => {
   const bank = await RedisFeatureBank.open(redis.url, { prefix: 'same:' });
-  assert.equal(await copySqliteInto(bank), 36);
-  assert.equal(await copySqliteInto(bank), 0);
+  assert.equal(await mirrorFixtureBank(fx, bank), 36);
+  assert.equal(await mirrorFixtureBank(fx, bank), 0);
   const fromRedis = await openFixtureServer(fx, runtime, { bank });
   const fromSqlite = await openFixtureServer(fx, runtime);
   try {
@@ -63,7 +53,7 @@ it('a bank copied into Redis serves exactly what the SQLite bank serves; a secon
 it('Redis down: 503 naming host:port on every bank-backed route, counted in the metrics; back to 200 once Redis is back and filled', async () => {
   const own = await startRedisServer();
   const bank = await RedisFeatureBank.open(own.url);
-  await copySqliteInto(bank);
+  await mirrorFixtureBank(fx, bank);
   const server = await openFixtureServer(fx, runtime, { bank });
   try {
     const score = () => server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: ['i1'] } });
@@ -92,7 +82,7 @@ it('Redis down: 503 naming host:port on every bank-backed route, counted in the 
     while (Date.now() < deadline && (await server.app.inject({ method: 'GET', url: '/healthz' })).statusCode !== 200) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await copySqliteInto(bank);
+    await mirrorFixtureBank(fx, bank);
     const back = await score();
     assert.equal(back.statusCode, 200);
     assert.equal(back.json().unknownUser, false);

@@ -12,6 +12,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { USER_FIELD } from '../ctr/index.js';
 import { writeFileAtomic } from '../io/files.js';
 
 export const FEATURE_MAP_FILE = 'features.json';
@@ -42,7 +43,7 @@ export const featureMapSchema = z
   });
 export type FeatureMap = z.infer<typeof featureMapSchema>;
 
-/** The vocabulary a CTR training table was built with; `buildVocab` in src/eval/table.ts gives one. */
+/** The vocabulary a CTR training table was built with; `buildVocab` gives one. */
 export interface FeatureVocab {
   users: ReadonlyMap<string, number>;
   items: ReadonlyMap<string, number>;
@@ -51,14 +52,18 @@ export interface FeatureVocab {
   itemAttribute: ArrayLike<number>;
 }
 
-/** The model's field names; the slot fields default to `userip_<slot>`, the names `eval compare` uses. */
+/** The model's field names. */
 export interface FeatureFieldNames {
   user: string;
   item: string;
   attribute: string;
 }
 
-const DEFAULT_FIELDS: FeatureFieldNames = { user: 'user', item: 'item', attribute: 'genre' };
+/** The field names of the training tables (`fieldSchema`), and the feature map's defaults. */
+export const FIELDS: FeatureFieldNames = { user: USER_FIELD, item: 'item', attribute: 'genre' };
+
+/** The model field of profile slot `slot`: `userip_<slot>` for the bank's IDs; other prefixes name the comparison's baseline IDs. */
+export const slotField = (slot: string, prefix = 'userip'): string => `${prefix}_${slot}`;
 
 /**
  * The feature map of a model trained on `vocab` with one sparse field per profile slot (in the bank's
@@ -71,8 +76,8 @@ export function buildFeatureMap(
 ): FeatureMap {
   const map = {
     format: FORMAT,
-    fields: { ...DEFAULT_FIELDS, ...fields },
-    slots: slots.map((s) => ({ name: s.name, field: s.field ?? `userip_${s.name}` })),
+    fields: { ...FIELDS, ...fields },
+    slots: slots.map((s) => ({ name: s.name, field: s.field ?? slotField(s.name) })),
     users: byIndex(vocab.users, 'users'),
     items: byIndex(vocab.items, 'items'),
     attributes: byIndex(vocab.attributes, 'attributes'),

@@ -1,6 +1,8 @@
 /**
- * The CTR feature table of the comparison: interactions -> typed columns (user, item, item attribute,
- * label), plus per-user fields (profile IDs, soft tokens) gathered onto the rows by user index.
+ * Training and evaluation rows: interactions -> typed columns (user, item, item attribute, label),
+ * plus per-user fields (profile IDs, soft tokens) gathered onto the rows by user index, and the CTR
+ * field schema they make. The field names are the feature map's (`FIELDS`, `slotField`), so a model
+ * trained on these rows is served by the map built from the same vocabulary.
  *
  * The item attribute is one categorical field, `genre`: an item's first listed genre (MovieLens lists
  * them alphabetically) or, for catalogs with categories instead (Amazon, Yelp), its last listed
@@ -9,7 +11,7 @@
  */
 import { clickLabel, indexIds, type Interaction, type ItemInfo } from '../data/index.js';
 import type { FieldSchemaInput, LabeledRows } from '../ctr/index.js';
-import type { Rating } from './mf.js';
+import { FIELDS, slotField } from './map.js';
 
 const NO_ATTRIBUTE = '(none)';
 
@@ -35,7 +37,7 @@ export function buildVocab(interactions: readonly Interaction[], items: Readonly
 }
 
 /** Interactions as MF ratings keyed by vocab indices. */
-export function ratingRows(interactions: readonly Interaction[], vocab: Vocab): Rating[] {
+export function ratingRows(interactions: readonly Interaction[], vocab: Vocab): { user: number; item: number; value: number }[] {
   return interactions.map((i) => ({ user: vocab.users.get(i.user)!, item: vocab.items.get(i.item)!, value: i.rating }));
 }
 
@@ -76,17 +78,17 @@ export interface UserFields {
   dense?: { name: string; width: number; perUser: Float32Array };
 }
 
-/** One sparse field per profile slot, named `<prefix>_<slot>`, from per-slot columns of per-user IDs. */
+/** One sparse field per profile slot, named `<prefix>_<slot>` (`slotField`), from per-slot columns of per-user IDs. */
 export function slotIdFields(prefix: string, slots: readonly { name: string; k: number }[], ids: readonly Int32Array[]): UserFields['sparse'] {
-  return slots.map((s, j) => ({ name: `${prefix}_${s.name}`, vocabSize: s.k, perUser: ids[j] }));
+  return slots.map((s, j) => ({ name: slotField(s.name, prefix), vocabSize: s.k, perUser: ids[j] }));
 }
 
 export function fieldSchema(vocab: Vocab, fields: UserFields): FieldSchemaInput {
   return {
     sparse: [
-      { name: 'user', vocabSize: vocab.users.size },
-      { name: 'item', vocabSize: vocab.items.size },
-      { name: 'genre', vocabSize: vocab.attributes.size },
+      { name: FIELDS.user, vocabSize: vocab.users.size },
+      { name: FIELDS.item, vocabSize: vocab.items.size },
+      { name: FIELDS.attribute, vocabSize: vocab.attributes.size },
       ...fields.sparse.map(({ name, vocabSize }) => ({ name, vocabSize })),
     ],
     dense: fields.dense ? [{ name: fields.dense.name, width: fields.dense.width }] : [],
@@ -94,7 +96,7 @@ export function fieldSchema(vocab: Vocab, fields: UserFields): FieldSchemaInput 
 }
 
 export function ctrTable(rows: RowSet, fields: UserFields): LabeledRows {
-  const sparse: Record<string, Int32Array> = { user: rows.user, item: rows.item, genre: rows.genre };
+  const sparse: Record<string, Int32Array> = { [FIELDS.user]: rows.user, [FIELDS.item]: rows.item, [FIELDS.attribute]: rows.genre };
   for (const f of fields.sparse) sparse[f.name] = Int32Array.from(rows.user, (u) => f.perUser[u]);
   const table: LabeledRows = { sparse, labels: rows.labels };
   if (fields.dense) {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { buildFeatureMap, loadFeatureMap, saveFeatureMap } from '../../src/serve/index.js';
+import { buildFeatureMap, loadFeatureMap, saveFeatureMap } from '../../src/features/index.js';
 
 const vocab = {
   users: new Map([['alice', 0], ['bob', 1]]),
