@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { exportBankCsv, SqliteFeatureBank } from '../bank/index.js';
-import { writeSafetensors } from '../lm/index.js';
+import { writeSafetensors } from '../io/index.js';
 import { readTunedProfiles } from '../profile/index.js';
 
 export function bankCommand(): Command {

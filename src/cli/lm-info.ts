@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { CausalLm, checkpointNameCandidates, expectedTensors, openSafetensors, parameterCount, type LmConfig } from '../lm/index.js';
+import { CausalLm, checkpointNameCandidates, expectedTensors, parameterCount, type LmConfig } from '../lm/index.js';
+import { openSafetensors } from '../io/index.js';
 
 export interface LmInfo {
   architecture: string;

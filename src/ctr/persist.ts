@@ -12,7 +12,7 @@ import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../io/files.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/index.js';
 import { ctrConfigSchema } from './config.js';
 import { CtrModel, type CtrModelOptions } from './model.js';
 import { fieldSchemaSchema } from './schema.js';

@@ -39,7 +39,7 @@ import * as nn from '../engine/nn.js';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseLmConfig, type LmConfig } from './config.js';
 import { splitCorpusDocuments } from './corpus.js';
-import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from '../io/index.js';
 import { gpt2Tokenizer, loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { gpt2Logits } from './transformer.js';
 import { expectedTensors } from './weights.js';

@@ -13,7 +13,8 @@ import { loadPrepared, ratedBehaviourLines, type BehaviourLine, type BehaviourOp
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
 import { lockDirectory } from '../io/lock.js';
-import { loadLm, openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
+import { loadLm, type CausalLm, type Tokenizer } from '../lm/index.js';
+import { openSafetensors, writeSafetensors } from '../io/index.js';
 import { assign, codebookHash, usage, type Codebook } from '../quantize/index.js';
 import { profileDiagnostics, type ProfileDiagnostics } from './diagnostics.js';
 import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplanation, type CodeLmText, type LmExplainOptions } from './explain.js';

@@ -25,7 +25,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../io/index.js';
 import { assign, fitCodebook, type Codebook } from '../quantize/index.js';
 import { assembleBatch, meanNllPerPrompt, promptWeight, softTokenGrads, type ProfileLm, type SoftTokenTable } from './batch.js';
 import { buildPrompt, type MaskMode, type Prompt, type TemplateTokens } from './template.js';

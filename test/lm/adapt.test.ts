@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { behaviourLines, loadPrepared, prepareData, type Interaction, type Prepared } from '../../src/data/index.js';
 import { adapt, type AdaptOptions, type AdaptResult } from '../../src/lm/adapt.js';
 import { splitCorpusDocuments } from '../../src/lm/corpus.js';
-import { CausalLm, openSafetensors } from '../../src/lm/index.js';
+import { CausalLm } from '../../src/lm/index.js';
+import { openSafetensors } from '../../src/io/index.js';
 import { tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 

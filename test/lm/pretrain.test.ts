@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadCheckpoint } from '../../src/lm/checkpoint.js';
-import { openSafetensors } from '../../src/lm/safetensors.js';
+import { openSafetensors } from '../../src/io/index.js';
 import { heldOutPerplexity, learningRate, pretrain, unigramPerplexity, type PretrainOptions, type PretrainResult } from '../../src/lm/pretrain.js';
 
 /** A small repetitive corpus: a few dozen documents a tiny model can learn something from quickly. */

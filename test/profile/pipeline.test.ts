@@ -15,7 +15,7 @@ import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { exportBank } from '../../src/cli/bank.js';
 import { loadPrepared, prepareData } from '../../src/data/index.js';
 import { addNewUsers, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
-import { openSafetensors } from '../../src/lm/index.js';
+import { openSafetensors } from '../../src/io/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
