@@ -13,7 +13,7 @@ import { loadPrepared, prepareData } from '../src/data/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
 import { readJson } from '../src/io/files.js';
 import { CausalLm, type LmConfig } from '../src/lm/index.js';
-import { heldOutPerplexity } from '../src/lm/pretrain.js';
+import { heldOutPerplexity } from '../src/houselm/index.js';
 import { behaviourOptions, templateTokens, trainerOptions, tuneProfiles, tuneRun, trainBehaviour, tuneSchema, userWindows, type TuneConfig } from '../src/profile/index.js';
 import { gemmGflops, matmulParams } from './engine.js';
 import { emit, peakRssMb, round } from './util.js';

@@ -1,7 +1,7 @@
 /** `userip lm adapt`: continued pretraining of a GPT-2 checkpoint on a prepared dataset's train-split behaviour text. */
 import { Command } from 'commander';
 import { readJson } from '../io/files.js';
-import { adapt, adaptSettingsSchema, BEHAVIOUR_KEYS } from '../lm/adapt.js';
+import { adapt, adaptSettingsSchema, BEHAVIOUR_KEYS } from '../houselm/index.js';
 import { BEHAVIOUR_FORMATS } from '../profile/index.js';
 import { resolveConfig, switchFlag } from './config.js';
 import { trainingFlags } from './lm-pretrain.js';

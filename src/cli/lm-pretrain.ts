@@ -1,6 +1,6 @@
 /** `userip lm pretrain`: train the house LM on a corpus built by the corpus builder. */
 import { Command } from 'commander';
-import { pretrain, pretrainSettingsSchema } from '../lm/pretrain.js';
+import { pretrain, pretrainSettingsSchema } from '../houselm/index.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
 
 export function pretrainCommand(): Command {
@@ -27,7 +27,7 @@ export function pretrainCommand(): Command {
 }
 
 /**
- * The flags of a training loop that `lm pretrain` and `lm adapt` share (src/lm/pretrain.ts runs both);
+ * The flags of a training loop that `lm pretrain` and `lm adapt` share (src/houselm/pretrain.ts runs both);
  * `defaults` names each command's own defaults in the help text.
  */
 export function trainingFlags(

@@ -3,7 +3,7 @@
  * see atomic.ts), and JSON read back with errors that name the file.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 
@@ -33,4 +33,12 @@ export async function saveConfig(dir: string, config: unknown): Promise<void> {
 /** sha256 of a JSON value: identifies settings and codebooks. */
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** Whether a path exists (a file or a directory). */
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

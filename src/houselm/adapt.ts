@@ -10,20 +10,18 @@
  * adapted on exactly the text `profile tune` will score. Test rows never reach the corpus, validation
  * rows only valid.txt, and excluded users (the cold protocol's cold users) neither file.
  *
- * Not exported from src/lm/index.ts: it reads src/data and src/profile, which themselves use src/lm.
+ * It reads src/data and src/profile (the behaviour text), so it lives here rather than in src/lm,
+ * which they build on.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { behaviourLines, loadPrepared, type Interaction, type Prepared } from '../data/index.js';
-import { writeFileAtomic, writeJson } from '../io/files.js';
+import { writeFileAtomic, writeJson } from '../io/index.js';
 import { behaviourOptions, tuneSchema, type TuneConfig } from '../profile/index.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { CORPUS_DOCUMENT_SEPARATOR } from './corpus.js';
-import { resolveLmDir } from './house.js';
-import { CausalLm } from './model.js';
-import type { Tokenizer } from './tokenizer.js';
+import { CausalLm, loadCheckpoint, resolveLmDir, type Tokenizer } from '../lm/index.js';
+import { CORPUS_DOCUMENT_SEPARATOR } from './corpus/sources.js';
 import { pretrain, pretrainSettingsSchema, type PretrainResult } from './pretrain.js';
 
 /** The behaviour-text settings, by the names and with the defaults of `profile tune`. */

@@ -13,10 +13,9 @@
  * architecture and tokenizer): `lm adapt` is this with a corpus of behaviour text.
  */
 import { createHash } from 'node:crypto';
-import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic, writeJson } from '../io/files.js';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
@@ -36,13 +35,9 @@ import {
   type Tensor,
 } from '../engine/index.js';
 import * as nn from '../engine/nn.js';
-import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { parseLmConfig, type LmConfig } from './config.js';
-import { splitCorpusDocuments } from './corpus.js';
-import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from '../io/index.js';
-import { gpt2Tokenizer, loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { gpt2Logits } from './transformer.js';
-import { expectedTensors } from './weights.js';
+import { expectedTensors, gpt2Logits, gpt2Tokenizer, loadCheckpoint, loadTokenizer, parseLmConfig, type Checkpoint, type LmConfig, type Tokenizer } from '../lm/index.js';
+import { splitCorpusDocuments } from './corpus/text.js';
+import { exists, openSafetensors, roundToDtype, writeFileAtomic, writeJson, writeSafetensors, type TensorToWrite } from '../io/index.js';
 
 export const GPT2_VOCAB_SIZE = 50257;
 const END_OF_TEXT = 50256;
@@ -811,12 +806,5 @@ async function writeModel(dir: string, run: RunSettings, vocab: { size: number; 
 
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadCheckpoint } from '../../src/lm/checkpoint.js';
 import { openSafetensors } from '../../src/io/index.js';
-import { heldOutPerplexity, learningRate, pretrain, unigramPerplexity, type PretrainOptions, type PretrainResult } from '../../src/lm/pretrain.js';
+import { heldOutPerplexity, learningRate, pretrain, unigramPerplexity, type PretrainOptions, type PretrainResult } from '../../src/houselm/pretrain.js';
 
 /** A small repetitive corpus: a few dozen documents a tiny model can learn something from quickly. */
 function corpusText(seed: number): string {
