@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
 
 export { AtomicFile, FileWriteError, describeFileError, writeChunksAtomic, writeFileAtomic, type AtomicWriteOptions, type WritableFile } from './atomic.js';
@@ -22,6 +23,16 @@ export async function readJson<T>(path: string): Promise<T> {
   } catch (err) {
     throw new Error(`cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A JSON file checked against a schema. `what` names the file's kind in errors ("a saved CTR model");
+ * every error names the file and, for a bad value, each failing field.
+ */
+export async function readJsonWith<S extends z.ZodType>(schema: S, path: string, what?: string): Promise<z.infer<S>> {
+  const parsed = schema.safeParse(await readJson<unknown>(path));
+  if (!parsed.success) throw new Error(`${path} is not ${what ?? 'valid'}:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }
 
 /** `<dir>/config.json`: the effective settings of a run, saved next to its outputs. */

@@ -5,3 +5,4 @@ export { checkpointNameCandidates, expectedTensors, parameterCount } from './wei
 export { gpt2Logits } from './transformer.js';
 export { CausalLm, MASKED, causalMask, type EmbeddingBatch, type GenerateOptions, type LoadOptions, type LossBatch } from './model.js';
 export { HOUSE_LM_DIR, loadLm, resolveLmDir } from './house.js';
+export { lmInfo, type LmInfo } from './info.js';
