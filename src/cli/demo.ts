@@ -6,6 +6,7 @@ import type { TuneSummary } from '../profile/index.js';
 import { intFlag } from './config.js';
 import { formatCompare } from './eval.js';
 import { formatExplanation } from './profile.js';
+import { terminalProgress } from './progress.js';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -15,7 +16,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--config <file>', 'the demo\'s settings', DEMO_CONFIG)
     .option('--seeds <n>', 'CTR seeds per feature set and protocol (default: the config\'s)', intFlag)
     .action(async (opts: { out: string; config: string; seeds?: number }) => {
-      const summary = await runDemo({ out: opts.out, config: await readDemoConfig(opts.config), seeds: opts.seeds }, printer);
+      const summary = await runDemo({ out: opts.out, config: await readDemoConfig(opts.config), seeds: opts.seeds, progress: terminalProgress() }, printer);
       const run = join(opts.out, 'profile');
       printer.stage(`done: everything is under ${opts.out}/ (summary.json, report.md, report.json, auc.svg, curves.svg, codebook-usage.svg)`, summary.seconds);
       console.log(`  serve it:  npx userip serve --model ${summary.serving.dir} --bank ${join(run, 'bank.sqlite')}`);

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { pretrain, pretrainSettingsSchema } from '../houselm/index.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
+import { terminalProgress } from './progress.js';
 
 export function pretrainCommand(): Command {
   const command = new Command('pretrain')
@@ -20,7 +21,7 @@ export function pretrainCommand(): Command {
   return trainingFlags(command, { batch: 'sequences per step (default 16)', steps: 1000, lr: '2e-3', warmup: 60, evalEvery: 100, checkpointEvery: 100, seed: 'seed of initialization and batch sampling (default 0)' })
     .action(async (flags) => {
       const settings = await resolveConfig(pretrainSettingsSchema, flags.config, flags);
-      const result = await pretrain(settings);
+      const result = await pretrain(settings, terminalProgress({ bar: flags.progress }));
       // The periodic evaluations are in train-log.jsonl; the summary stays short.
       console.log(JSON.stringify({ ...result, evals: undefined }, null, 2));
     });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { prepareData } from '../data/index.js';
-import { readJsonWith, saveConfig, writeJson } from '../io/index.js';
+import { readJsonWith, saveConfig, silentProgress, writeJson, type Progress } from '../io/index.js';
 import { exportBank, explainRun, tuneSchema, tuneRun, type BankExport, type SlotExplanation, type TuneConfig, type TuneSummary } from '../profile/index.js';
 import { compareFeatureSets } from './compare.js';
 import type { CompareReport } from './report.js';
@@ -46,6 +46,7 @@ export interface DemoOptions {
   lm?: string;
   /** Only the first N MovieLens users (default: all); tests use a few. */
   maxUsers?: number;
+  progress?: Progress;
 }
 
 /** What the demo reports as it goes: a heading as each stage starts, then the stage's result. */
@@ -74,16 +75,17 @@ export async function runDemo(options: DemoOptions, on: DemoListener): Promise<D
   const demo = options.config;
   const seeds = options.seeds ?? demo.seeds;
   await saveConfig(options.out, { ...demo, seeds });
+  const progress = options.progress ?? silentProgress;
   const stage = (title: string) => on.stage(title, (Date.now() - started) / 1000);
 
   stage('data prepare: MovieLens latest-small, per-user time split');
   const data = join(options.out, 'data');
-  const prepared = await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, ...(options.maxUsers === undefined ? {} : { maxUsers: options.maxUsers }) });
+  const prepared = await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, ...(options.maxUsers === undefined ? {} : { maxUsers: options.maxUsers }) }, progress);
   on.prepared(prepared);
 
   stage('profile tune: soft tokens against the house LM, codebooks, feature bank');
   const run = join(options.out, 'profile');
-  const tune = await tuneRun(demoTuneConfig(demo, data, run, options.lm));
+  const tune = await tuneRun(demoTuneConfig(demo, data, run, options.lm), progress);
   on.tuned(tune);
 
   stage('profile explain');

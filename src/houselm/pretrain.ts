@@ -16,7 +16,6 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
   AdamW,
@@ -37,7 +36,7 @@ import {
 import * as nn from '../engine/nn.js';
 import { expectedTensors, gpt2Logits, gpt2Tokenizer, loadCheckpoint, loadTokenizer, parseLmConfig, type Checkpoint, type LmConfig, type Tokenizer } from '../lm/index.js';
 import { splitCorpusDocuments } from './corpus/text.js';
-import { exists, openSafetensors, roundToDtype, writeFileAtomic, writeJson, writeSafetensors, type TensorToWrite } from '../io/index.js';
+import { exists, openSafetensors, roundToDtype, silentProgress, writeFileAtomic, writeJson, writeSafetensors, type Progress, type TensorToWrite } from '../io/index.js';
 
 export const GPT2_VOCAB_SIZE = 50257;
 const END_OF_TEXT = 50256;
@@ -89,8 +88,6 @@ export const pretrainSettingsSchema = runSchema.extend({
   minutes: z.number().positive().optional(),
   /** Stop (checkpointed, no model files) once this step is reached: interrupting on purpose. */
   stopAfter: positiveInt.optional(),
-  /** Draw a progress bar on stderr (a line every 30 s when stderr is not a terminal). */
-  progress: z.boolean().default(true),
 });
 export type PretrainSettings = z.infer<typeof pretrainSettingsSchema>;
 export type PretrainOptions = z.input<typeof pretrainSettingsSchema>;
@@ -615,7 +612,8 @@ export function learningRate(s: RunSettings, step: number): number {
   return min + 0.5 * (s.lr - min) * (1 + Math.cos(Math.PI * Math.min(progress, 1)));
 }
 
-export async function pretrain(options: PretrainOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<PretrainResult> {
+export async function pretrain(options: PretrainOptions, progress: Progress = silentProgress): Promise<PretrainResult> {
+  const log = (line: string) => progress.log(line);
   const settings = pretrainSettingsSchema.parse(options);
   const run = runSchema.parse(settings);
   const init = await initCheckpoint(run);
@@ -691,18 +689,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       savedStep = step;
     };
 
-    const bars = settings.progress
-      ? new cliProgress.MultiBar({
-          format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | lr {lr} | ETA {eta_formatted}',
-          stream: process.stderr,
-          hideCursor: true,
-          etaBuffer: 50,
-          noTTYOutput: true,
-          notTTYSchedule: 30_000,
-        })
-      : undefined;
-    const bar = bars?.create(run.steps, step, { loss: '-', tps: '-', lr: '-' });
-    const say = (line: string) => (bars ? bars.log(`${line}\n`) : log(line));
+    progress.start('train steps', run.steps, step);
     let lastTick = Date.now();
     try {
       while (step < run.steps) {
@@ -731,17 +718,17 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
         const seconds = (now - lastTick) / 1000;
         trainSeconds += seconds;
         lastTick = now;
-        bar?.update(step, { loss: loss.toFixed(3), tps: Math.round(tokensPerStep / seconds), lr: lr.toExponential(2) });
+        progress.update(step, `loss ${loss.toFixed(3)} | ${Math.round(tokensPerStep / seconds)} tok/s | lr ${lr.toExponential(2)}`);
         if (step % 10 === 0 || step === run.steps) await record({ event: 'train', step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / seconds });
         if (settings.evalEvery > 0 && step % settings.evalEvery === 0) {
           const e = await periodicEval();
-          say(`step ${step}: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}), train loss ${mean(recentLosses).toFixed(4)}`);
+          log(`step ${step}: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}), train loss ${mean(recentLosses).toFixed(4)}`);
         }
         if (step % settings.checkpointEvery === 0) await checkpoint();
         lastTick = Date.now(); // evaluation and checkpointing are not training time
       }
     } finally {
-      bars?.stop();
+      progress.stop();
     }
     if (step !== savedStep) await checkpoint();
     const base = { stoppedBy, step, tokensSeen: step * tokensPerStep, params, trainSeconds, evals, initialVal };
@@ -753,7 +740,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
 
     // The shipped weights are F16, so the reported perplexity is that of the F16 weights.
     const f16 = new Map(weights.map((w) => [w.name, roundToDtype(w.data, 'F16')]));
-    say(`evaluating on all ${validTokens.length} validation tokens`);
+    log(`evaluating on all ${validTokens.length} validation tokens`);
     const full = await evaluate(evalSession, weightFeeds(weights, (w) => f16.get(w.name)!), validTokens, T, run.batch);
     const val: EvalResult = { step, loss: full.loss, ppl: Math.exp(full.loss), tokens: full.tokens };
     const unigramPpl = unigramPerplexity(trainTokens, validTokens, vocab.size);

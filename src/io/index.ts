@@ -19,3 +19,4 @@ export {
   type TensorReader,
   type TensorToWrite,
 } from './safetensors.js';
+export { silentProgress, type Progress } from './progress.js';
