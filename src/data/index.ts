@@ -5,7 +5,7 @@
  *
  *   const { dataset, report } = await readDataset(embeddedDatasetSpec(), { skipBadRows: true });
  *   const split = splitByTime(dataset.interactions);
- *   const text = splitBehaviourText(split, dataset.items, { countTokens, maxTokens: 256 });
+ *   const lines = behaviourLines(split.train, dataset.items, { countTokens });
  *   await prepareData({ dataset: 'embedded', out: 'runs/x/data', threshold: 3, skipBadRows: false });
  *   const { dataset, split } = await loadPrepared('runs/x/data');
  */
@@ -27,8 +27,6 @@ export {
   behaviourLines,
   ratedBehaviourLines,
   type BehaviourLine,
-  behaviourText,
-  splitBehaviourText,
   type BehaviourOptions,
   type BehaviourSource,
   type ItemField,

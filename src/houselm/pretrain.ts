@@ -20,6 +20,7 @@ import { z } from 'zod';
 import {
   AdamW,
   Graph,
+  mean,
   Rng,
   Runtime,
   clipGradNorm,
@@ -36,7 +37,7 @@ import {
 import * as nn from '../engine/nn.js';
 import { expectedTensors, gpt2Logits, gpt2Tokenizer, loadCheckpoint, loadTokenizer, parseLmConfig, type Checkpoint, type LmConfig, type Tokenizer } from '../lm/index.js';
 import { splitCorpusDocuments } from './corpus/text.js';
-import { exists, openSafetensors, roundToDtype, silentProgress, writeFileAtomic, writeJson, writeSafetensors, type Progress, type TensorToWrite } from '../io/index.js';
+import { exists, openSafetensors, readJsonWith, readOptimizerSnapshots, writeTrainingCheckpoint, roundToDtype, silentProgress, writeFileAtomic, writeJson, writeSafetensors, type Progress, type TensorToWrite } from '../io/index.js';
 
 export const GPT2_VOCAB_SIZE = 50257;
 const END_OF_TEXT = 50256;
@@ -300,15 +301,7 @@ export async function writeUnigramCounts(corpusDir: string, out: string, tok: To
 
 /** Reads a `writeUnigramCounts` file, checking that the counts have the vocabulary's length and sum to `total`. */
 export async function readUnigramCounts(path: string): Promise<UnigramCounts> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
-  const parsed = unigramFileSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${path}: not a unigram count file:\n${z.prettifyError(parsed.error)}`);
-  const { vocabSize, total, counts } = parsed.data;
+  const { vocabSize, total, counts } = await readJsonWith(unigramFileSchema, path, 'a unigram count file');
   if (counts.length !== vocabSize) throw new Error(`${path}: ${counts.length} counts for a vocabulary of ${vocabSize}`);
   const sum = counts.reduce((a, b) => a + b, 0);
   if (sum !== total) throw new Error(`${path}: the counts sum to ${sum}, not to total ${total}`);
@@ -565,21 +558,14 @@ interface TrainState {
   trainSeconds: number;
   evals: EvalResult[];
   initialVal?: EvalResult;
-  optimizers: { decay: Omit<OptimizerState, 'tensors'>; noDecay: Omit<OptimizerState, 'tensors'> };
 }
 
 type Optimizer = ReturnType<typeof optimizerFromState>;
 
-async function saveCheckpoint(dir: string, weights: readonly Weight[], decay: Optimizer, noDecay: Optimizer, state: Omit<TrainState, 'optimizers'>): Promise<void> {
+async function saveCheckpoint(dir: string, weights: readonly Weight[], decay: Optimizer, noDecay: Optimizer, state: TrainState): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of weights) tensors[`param/${w.name}`] = { dtype: 'F32', shape: w.shape, data: w.data };
-  const split = (opt: Optimizer, prefix: string) => {
-    const { tensors: t, ...rest } = opt.state();
-    for (const [key, data] of Object.entries(t)) tensors[`${prefix}/${key}`] = { dtype: 'F32', shape: [data.length], data };
-    return rest;
-  };
-  const full: TrainState = { ...state, optimizers: { decay: split(decay, 'decay'), noDecay: split(noDecay, 'nodecay') } };
-  await writeSafetensors(join(dir, CHECKPOINT), tensors, { [STATE_KEY]: JSON.stringify(full) });
+  await writeTrainingCheckpoint(join(dir, CHECKPOINT), tensors, { decay: decay.state(), noDecay: noDecay.state() }, { [STATE_KEY]: JSON.stringify(state) });
 }
 
 async function loadCheckpointState(dir: string, weights: readonly Weight[]): Promise<{ state: TrainState; decay: Optimizer; noDecay: Optimizer }> {
@@ -587,14 +573,8 @@ async function loadCheckpointState(dir: string, weights: readonly Weight[]): Pro
   try {
     const state = JSON.parse(reader.metadata[STATE_KEY]) as TrainState;
     for (const w of weights) w.data.set(await reader.readFloat32(`param/${w.name}`));
-    const restore = async (meta: Omit<OptimizerState, 'tensors'>, prefix: string): Promise<Optimizer> => {
-      const tensors: Record<string, Float32Array> = {};
-      for (const name of reader.tensors.keys()) {
-        if (name.startsWith(`${prefix}/`)) tensors[name.slice(prefix.length + 1)] = await reader.readFloat32(name);
-      }
-      return optimizerFromState({ ...meta, tensors } as OptimizerState);
-    };
-    return { state, decay: await restore(state.optimizers.decay, 'decay'), noDecay: await restore(state.optimizers.noDecay, 'nodecay') };
+    const optimizers = await readOptimizerSnapshots(reader);
+    return { state, decay: optimizerFromState(optimizers.decay as OptimizerState), noDecay: optimizerFromState(optimizers.noDecay as OptimizerState) };
   } finally {
     await reader.close();
   }
@@ -789,9 +769,5 @@ async function writeModel(dir: string, run: RunSettings, vocab: { size: number; 
   const tokenizerDir = run.init ?? run.tokenizer;
   if (tokenizerDir === undefined) await writeGpt2TokenizerFiles(dir);
   else for (const file of await tokenizerFiles(tokenizerDir)) await writeFileAtomic(join(dir, file), await readFile(join(tokenizerDir, file)));
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 

@@ -29,9 +29,9 @@ export async function readJson<T>(path: string): Promise<T> {
  * A JSON file checked against a schema. `what` names the file's kind in errors ("a saved CTR model");
  * every error names the file and, for a bad value, each failing field.
  */
-export async function readJsonWith<S extends z.ZodType>(schema: S, path: string, what?: string): Promise<z.infer<S>> {
+export async function readJsonWith<S extends z.ZodType>(schema: S, path: string, what: string): Promise<z.infer<S>> {
   const parsed = schema.safeParse(await readJson<unknown>(path));
-  if (!parsed.success) throw new Error(`${path} is not ${what ?? 'valid'}:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new Error(`${path}: not ${what}:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -44,6 +44,11 @@ export async function saveConfig(dir: string, config: unknown): Promise<void> {
 /** sha256 of a JSON value: identifies settings and codebooks. */
 export function hashOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+/** A CSV field with RFC 4180 quoting, only where the field needs it. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 /** Whether a path exists (a file or a directory). */

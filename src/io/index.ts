@@ -20,3 +20,4 @@ export {
   type TensorToWrite,
 } from './safetensors.js';
 export { silentProgress, type Progress } from './progress.js';
+export { readOptimizerSnapshots, writeTrainingCheckpoint, type OptimizerSnapshot } from './checkpoint.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as r50k from 'gpt-tokenizer/encoding/r50k_base';
-import { exists } from '../io/index.js';
+import { exists, readJson } from '../io/index.js';
 
 export interface Tokenizer {
   /** Where the tokenizer came from, for logs and errors. */
@@ -177,13 +177,4 @@ function checkIds(ids: readonly number[], vocabSize: number, name: string): read
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`${name}: token id ${id} is outside [0, ${vocabSize})`);
   }
   return ids;
-}
-
-async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON: ${(err as Error).message}`);
-  }
 }
