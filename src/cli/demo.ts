@@ -13,7 +13,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('run the pipeline on the embedded MovieLens latest-small data with the house LM, writing to runs/demo/')
     .option('--out <dir>', 'output directory', 'runs/demo')
-    .option('--config <file>', 'the demo\'s settings', DEMO_CONFIG)
+    .option('--config <file>', 'the experiment\'s settings: configs/demo.json (default), configs/amazon.json, configs/ablations/*.json', DEMO_CONFIG)
     .option('--seeds <n>', 'CTR seeds per feature set and protocol (default: the config\'s)', intFlag)
     .action(async (opts: { out: string; config: string; seeds?: number }) => {
       const summary = await runDemo({ out: opts.out, config: await readDemoConfig(opts.config), seeds: opts.seeds, progress: terminalProgress() }, printer);

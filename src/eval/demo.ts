@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { prepareData } from '../data/index.js';
+import { prepareData, prepareSchema } from '../data/index.js';
 import { readJsonWith, saveConfig, silentProgress, writeJson, type Progress } from '../io/index.js';
 import { exportBank, explainRun, tuneSchema, tuneRun, type BankExport, type SlotExplanation, type TuneConfig, type TuneSummary } from '../profile/index.js';
 import { compareFeatureSets } from './compare.js';
@@ -16,12 +16,18 @@ import type { CompareReport } from './report.js';
 import { trainServingModel, type ServingModelSummary } from './serving.js';
 
 /**
- * A demo's settings: tuning settings as `profile tune --config` takes them, the CTR seeds, and
- * optionally comparison settings as `eval compare --config` takes them. configs/demo.json is the demo;
- * an ablation is such a file under configs/ablations/.
+ * An experiment's settings: optionally the dataset as `data prepare --config` takes it (default the
+ * embedded MovieLens latest-small), tuning settings as `profile tune --config` takes them, the CTR
+ * seeds, and optionally comparison settings as `eval compare --config` takes them. configs/demo.json
+ * is the demo, configs/amazon.json the Amazon run, and each ablation a file under configs/ablations/.
  */
 export const demoConfigSchema = z
-  .object({ tune: z.record(z.string(), z.unknown()), seeds: z.number().int().positive(), compare: z.record(z.string(), z.unknown()).optional() })
+  .object({
+    data: prepareSchema.omit({ out: true, maxUsers: true }).partial().strict().optional(),
+    tune: z.record(z.string(), z.unknown()),
+    seeds: z.number().int().positive(),
+    compare: z.record(z.string(), z.unknown()).optional(),
+  })
   .strict();
 export type DemoConfig = z.infer<typeof demoConfigSchema>;
 
@@ -78,9 +84,10 @@ export async function runDemo(options: DemoOptions, on: DemoListener): Promise<D
   const progress = options.progress ?? silentProgress;
   const stage = (title: string) => on.stage(title, (Date.now() - started) / 1000);
 
-  stage('data prepare: MovieLens latest-small, per-user time split');
-  const data = join(options.out, 'data');
-  const prepared = await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, ...(options.maxUsers === undefined ? {} : { maxUsers: options.maxUsers }) }, progress);
+  const dataset = prepareSchema.parse({ dataset: 'embedded', threshold: 3, skipBadRows: false, ...demo.data, out: join(options.out, 'data'), maxUsers: options.maxUsers });
+  stage(`data prepare: ${dataset.dataset === 'embedded' && !dataset.spec ? 'MovieLens latest-small' : (dataset.spec?.format ?? dataset.dataset)}, per-user time split`);
+  const data = dataset.out;
+  const prepared = await prepareData(dataset, progress);
   on.prepared(prepared);
 
   stage('profile tune: soft tokens against the house LM, codebooks, feature bank');
