@@ -3,7 +3,7 @@
  * in time order (src/profile packs a user's lines into windows of a token budget). Token counts come from
  * the caller, so this module does not depend on a tokenizer.
  */
-import type { Interaction, ItemInfo } from './model.js';
+import type { Interaction, ItemInfo } from './dataset.js';
 import { positionsByUser, sortByTime } from './split.js';
 
 /** 'items': what the user interacted with; 'reviews': what they wrote; 'both': item text, then review. */

@@ -9,7 +9,7 @@
  *   await prepareData({ dataset: 'embedded', out: 'runs/x/data', threshold: 3, skipBadRows: false });
  *   const { dataset, split } = await loadPrepared('runs/x/data');
  */
-export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './model.js';
+export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 export { DataError, type BadRowReport } from './rows.js';
 export {
   datasetSpec,

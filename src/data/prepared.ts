@@ -12,7 +12,7 @@ import { hashOf, readJson, saveConfig, silentProgress, writeJson, type Progress 
 import { hashFile, type FileHash } from '../io/hash.js';
 import { datasetSpec, detectFormat, embeddedDatasetSpec, readDataset } from './spec.js';
 import { splitByTime, writeSplitCsv, type Split } from './split.js';
-import type { Dataset } from './model.js';
+import type { Dataset } from './dataset.js';
 
 export const prepareSchema = z.object({
   /** A dataset path (format detected), or "embedded" for the shipped MovieLens latest-small. */

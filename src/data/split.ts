@@ -5,7 +5,7 @@
  * train; users with fewer than n_test + n_valid + 1 interactions go entirely to train.
  */
 import { csvField, writeChunksAtomic } from '../io/index.js';
-import { clickLabel, type Interaction } from './model.js';
+import { clickLabel, type Interaction } from './dataset.js';
 
 export interface Split {
   train: Interaction[];

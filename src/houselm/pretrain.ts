@@ -699,7 +699,7 @@ export async function pretrain(options: PretrainOptions, progress: Progress = si
         trainSeconds += seconds;
         lastTick = now;
         progress.update(step, `loss ${loss.toFixed(3)} | ${Math.round(tokensPerStep / seconds)} tok/s | lr ${lr.toExponential(2)}`);
-        if (step % 10 === 0 || step === run.steps) await record({ event: 'train', step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / seconds });
+        if (step % 10 === 0 || step === run.steps) await record({ event: 'train', step, loss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerStep / seconds });
         if (settings.evalEvery > 0 && step % settings.evalEvery === 0) {
           const e = await periodicEval();
           log(`step ${step}: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}), train loss ${mean(recentLosses).toFixed(4)}`);
@@ -734,19 +734,19 @@ export async function pretrain(options: PretrainOptions, progress: Progress = si
       heads: run.heads,
       context: T,
       steps: step,
-      plannedSteps: run.steps,
-      stoppedBy,
-      tokensSeen: step * tokensPerStep,
-      trainTokens: trainTokens.length,
-      validTokens: validTokens.length,
-      trainSeconds: Math.round(trainSeconds),
+      planned_steps: run.steps,
+      stopped_by: stoppedBy,
+      tokens_seen: step * tokensPerStep,
+      train_tokens: trainTokens.length,
+      valid_tokens: validTokens.length,
+      train_seconds: Math.round(trainSeconds),
       threads: settings.threads,
-      trainLoss,
+      train_loss: trainLoss,
       val_loss: val.loss,
       val_ppl: val.ppl,
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
-      vocabSize: vocab.size,
+      vocab_size: vocab.size,
       tokenizer: run.init ?? run.tokenizer ?? 'gpt2 (r50k_base)',
       bits_per_byte: bitsPerByte,
     };

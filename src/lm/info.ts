@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSafetensors } from '../io/index.js';
 import type { LmConfig } from './config.js';
-import { CausalLm } from './model.js';
+import { CausalLm } from './causal-lm.js';
 import { checkpointNameCandidates, expectedTensors, parameterCount } from './weights.js';
 
 export interface LmInfo {
