@@ -102,7 +102,7 @@ export interface TuneSummary {
  */
 export async function tuneRun(given: TuneConfig, progress: Progress = silentProgress): Promise<TuneSummary> {
   const config = { ...given, data: resolve(given.data) };
-  const lock = await lockDirectory(config.out, 'userip profile tune');
+  const lock = await lockDirectory(config.out, 'userip profile tune', (message) => progress.log(message));
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
