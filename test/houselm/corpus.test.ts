@@ -459,7 +459,7 @@ test('the split is deterministic, depends only on each document and the seed, an
   const me = await buildCorpus({ root, movielensDir: movielens, outDir: e, sources: ['austen'], maxBytesPerSource: 200 });
   const austen = report(me, 'austen');
   assert.ok(austen.train.bytes + austen.valid.bytes <= 200);
-  assert.ok(austen.extractedBytes > 200);
+  assert.ok(austen.extracted_bytes > 200);
   assert.match(austen.note ?? '', /capped at 200 bytes/);
 });
 

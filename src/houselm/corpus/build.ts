@@ -201,16 +201,16 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
       package: source.debianPackage,
       version: source.debianPackage ? (dpkg.get(source.debianPackage) ?? null) : null,
       licence: source.licence,
-      licenceNote: source.licenceNote,
-      copyrightFile: copyright && (await exists(copyright)) ? copyright : null,
+      licence_note: source.licenceNote,
+      copyright_file: copyright && (await exists(copyright)) ? copyright : null,
       kind: source.kind,
       extractor: source.extractor,
       files,
       status: 'skipped',
-      rawBytes: 0,
-      extractedBytes: 0,
-      extractedDocuments: 0,
-      maxBytes: null,
+      raw_bytes: 0,
+      extracted_bytes: 0,
+      extracted_documents: 0,
+      max_bytes: null,
       train: { documents: 0, bytes: 0 },
       valid: { documents: 0, bytes: 0 },
     };
@@ -235,7 +235,7 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
       log(`corpus: skip ${source.id}: ${report.note}`);
       continue;
     }
-    for (const f of files) report.rawBytes += await sizeOf(f);
+    for (const f of files) report.raw_bytes += await sizeOf(f);
     log(`corpus: extracting ${source.id} from ${files.join(', ')}`);
     let extracted: string[];
     try {
@@ -250,12 +250,12 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
       seenText.add(text);
       unique.push({ text, bytes: Buffer.byteLength(text, 'utf8'), h: docHash(seed, text) });
     }
-    report.extractedDocuments = unique.length;
-    report.extractedBytes = unique.reduce((a, d) => a + d.bytes, 0);
+    report.extracted_documents = unique.length;
+    report.extracted_bytes = unique.reduce((a, d) => a + d.bytes, 0);
     const cap = options.maxBytesPerSource ?? source.defaultMaxBytes ?? null;
-    report.maxBytes = cap;
+    report.max_bytes = cap;
     let kept = unique;
-    if (cap !== null && report.extractedBytes > cap) {
+    if (cap !== null && report.extracted_bytes > cap) {
       // Seeded sample by a hash independent of the split hash, so the cap keeps the train/valid ratio.
       const ranked = [...unique].sort((a, b) => a.h.sample - b.h.sample);
       const keep = new Set<string>();
@@ -305,18 +305,18 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusMa
   }
 
   const manifest: CorpusManifest = {
-    manifestVersion: CORPUS_MANIFEST_VERSION,
+    manifest_version: CORPUS_MANIFEST_VERSION,
     description:
       'Pretraining corpus of the userip house LM: openly licensed English text from Debian packages plus MovieLens catalog sentences (titles and genres only, no user behaviour).',
     format: {
       encoding: 'utf-8',
-      documentSeparator: CORPUS_DOCUMENT_SEPARATOR,
-      paragraphSeparator: '\n',
+      document_separator: CORPUS_DOCUMENT_SEPARATOR,
+      paragraph_separator: '\n',
       order: 'documents sorted by a seeded hash of their text (sources interleaved)',
     },
     seed,
-    validFraction,
-    maxBytesPerSource: options.maxBytesPerSource ?? null,
+    valid_fraction: validFraction,
+    max_bytes_per_source: options.maxBytesPerSource ?? null,
     split: 'a document is in valid.txt when sha256("userip-corpus:<seed>\\0" + text) read as a 48-bit fraction is < validFraction',
     train: { path: 'train.txt', documents: counts.train, bytes: writers.train.bytes, sha256: trainHash },
     valid: { path: 'valid.txt', documents: counts.valid, bytes: writers.valid.bytes, sha256: validHash },

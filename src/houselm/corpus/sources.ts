@@ -5,8 +5,8 @@
 /** Separator written between documents in train.txt / valid.txt. */
 export const CORPUS_DOCUMENT_SEPARATOR = '\n\n';
 
-/** Version of the manifest layout. */
-export const CORPUS_MANIFEST_VERSION = 1;
+/** Version of the manifest layout (2: snake_case fields). */
+export const CORPUS_MANIFEST_VERSION = 2;
 
 export type ExtractorName =
   | 'wordnet-data'
@@ -92,8 +92,8 @@ export interface CorpusSourceReport {
   /** Installed Debian package version from the dpkg status file, or null if unknown. */
   version: string | null;
   licence: string;
-  licenceNote: string;
-  copyrightFile: string | null;
+  licence_note: string;
+  copyright_file: string | null;
   kind: CorpusSource['kind'];
   extractor: ExtractorName;
   files: string[];
@@ -101,12 +101,12 @@ export interface CorpusSourceReport {
   /** Why a source was skipped or not selected, or what was dropped. */
   note?: string;
   /** Size of the input files on disk. */
-  rawBytes: number;
+  raw_bytes: number;
   /** Extracted text before the cap (UTF-8 bytes of the documents). */
-  extractedBytes: number;
-  extractedDocuments: number;
+  extracted_bytes: number;
+  extracted_documents: number;
   /** Cap applied to this source, or null. */
-  maxBytes: number | null;
+  max_bytes: number | null;
   train: CorpusSplitStats;
   valid: CorpusSplitStats;
 }
@@ -117,17 +117,17 @@ export interface CorpusFileStats extends CorpusSplitStats {
 }
 
 export interface CorpusManifest {
-  manifestVersion: number;
+  manifest_version: number;
   description: string;
   format: {
     encoding: 'utf-8';
-    documentSeparator: string;
-    paragraphSeparator: string;
+    document_separator: string;
+    paragraph_separator: string;
     order: string;
   };
   seed: number;
-  validFraction: number;
-  maxBytesPerSource: number | null;
+  valid_fraction: number;
+  max_bytes_per_source: number | null;
   split: string;
   train: CorpusFileStats;
   valid: CorpusFileStats;
