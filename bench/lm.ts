@@ -14,8 +14,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Runtime } from '../src/engine/index.js';
 import { writeJson } from '../src/io/files.js';
-import { CausalLm, causalMask, parameterCount, resolveLmDir, writeSafetensors, type LmConfig, type TensorToWrite } from '../src/lm/index.js';
-import { heldOutPerplexity, hfGpt2Config, initGpt2Weights, tokenizeCorpusText, writeGpt2TokenizerFiles } from '../src/lm/pretrain.js';
+import { CausalLm, causalMask, parameterCount, resolveLmDir, type LmConfig } from '../src/lm/index.js';
+import { writeSafetensors, type TensorToWrite } from '../src/io/index.js';
+import { heldOutPerplexity, hfGpt2Config, initGpt2Weights, tokenizeCorpusText, writeGpt2TokenizerFiles } from '../src/houselm/pretrain.js';
 import { GPT2_SMALL } from './engine.js';
 import { emit, peakRssMb, round, timeMedian } from './util.js';
 

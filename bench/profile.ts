@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPrepared, prepareData } from '../src/data/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
-import { readJson } from '../src/io/files.js';
+import { demoTuneConfig, readDemoConfig } from '../src/eval/index.js';
 import { CausalLm, type LmConfig } from '../src/lm/index.js';
-import { heldOutPerplexity } from '../src/lm/pretrain.js';
-import { behaviourOptions, templateTokens, trainerOptions, tuneProfiles, tuneRun, trainBehaviour, tuneSchema, userWindows, type TuneConfig } from '../src/profile/index.js';
+import { heldOutPerplexity } from '../src/houselm/index.js';
+import { behaviourOptions, templateTokens, trainerOptions, tuneProfiles, tuneRun, trainBehaviour, userWindows, type TuneConfig } from '../src/profile/index.js';
 import { gemmGflops, matmulParams } from './engine.js';
 import { emit, peakRssMb, round } from './util.js';
 
@@ -28,8 +28,7 @@ export async function profileBench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'userip-bench-profile-'));
   try {
     await prepareData({ dataset: 'embedded', out: join(dir, 'data'), threshold: 3, skipBadRows: false });
-    const demo = await readJson<{ tune: object }>('configs/demo.json');
-    const config = tuneSchema.parse({ ...demo.tune, data: join(dir, 'data'), out: join(dir, 'run'), lm: 'house' });
+    const config = demoTuneConfig(await readDemoConfig(), join(dir, 'data'), join(dir, 'run'));
     const summary = await tuneRun(config);
     const demoRun = {
       lm: summary.lm,

@@ -24,7 +24,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { createClient, type RedisClientType } from 'redis';
 import { SqliteFeatureBank } from '../src/bank/index.js';
 import { prepareData } from '../src/data/index.js';
-import { readJson } from '../src/io/files.js';
+import { readDemoConfig } from '../src/eval/index.js';
 import { readTunedProfiles, tuneRun, tuneSchema, type TuneConfig } from '../src/profile/index.js';
 import { TUNE_QUEUE, tuneOnQueue } from '../src/queue/index.js';
 import { startRedisServer } from '../test/serve/redisServer.js';
@@ -43,7 +43,7 @@ export async function scaleBench(args: string[]): Promise<void> {
   const clients: RedisClientType[] = [];
   try {
     await prepareData({ dataset: 'embedded', out: join(dir, 'data'), threshold: 3, skipBadRows: false, maxUsers: users });
-    const demo = await readJson<{ tune: object }>('configs/demo.json');
+    const demo = await readDemoConfig();
     const config = (out: string): TuneConfig => tuneSchema.parse({ ...demo.tune, data: join(dir, 'data'), out: join(dir, out), lm: 'house', threads: 2, diagnosticsUsers: 0 });
 
     const single = await tuneRun(config('single'));

@@ -2,7 +2,7 @@
  * CSV export of a bank for other CTR stacks. The CSV stays plain (`user,<slot>...,source`, no comment
  * lines that many readers choke on); the version goes to a sidecar `<path>.version.json`.
  */
-import { writeChunksAtomic, writeFileAtomic } from '../io/atomic.js';
+import { csvField, writeChunksAtomic, writeFileAtomic } from '../io/index.js';
 import { FeatureBankError, versionId, type BankVersion, type FeatureBank } from './model.js';
 
 export interface BankCsvExport {
@@ -58,9 +58,4 @@ export async function exportBankCsv(bank: FeatureBank, path: string): Promise<Ba
   const sidecar: BankCsvVersionFile = { versionId: id, version, rows, columns };
   await writeFileAtomic(versionPath, JSON.stringify(sidecar, null, 2) + '\n');
   return { csvPath: path, versionPath, versionId: id, rows };
-}
-
-/** RFC 4180 quoting; user ids are the only free text in a row. */
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }

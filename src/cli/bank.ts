@@ -1,10 +1,6 @@
 /** `userip bank export`: the profiles of a tune run for another CTR stack. */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command } from 'commander';
-import { exportBankCsv, SqliteFeatureBank } from '../bank/index.js';
-import { writeSafetensors } from '../lm/index.js';
-import { readTunedProfiles } from '../profile/index.js';
+import { exportBank } from '../profile/index.js';
 
 export function bankCommand(): Command {
   const bank = new Command('bank').description('the feature bank of profile IDs');
@@ -17,23 +13,4 @@ export function bankCommand(): Command {
       console.log(JSON.stringify(await exportBank(flags.run, flags.out), null, 2));
     });
   return bank;
-}
-
-export async function exportBank(run: string, out: string): Promise<Record<string, unknown>> {
-  await mkdir(out, { recursive: true });
-  const store = await SqliteFeatureBank.open(join(run, 'bank.sqlite'), { readonly: true });
-  let csv;
-  try {
-    csv = await exportBankCsv(store, join(out, 'profiles.csv'));
-  } finally {
-    await store.close();
-  }
-  const tuned = await readTunedProfiles(run);
-  const tensorsPath = join(out, 'soft_tokens.safetensors');
-  await writeSafetensors(
-    tensorsPath,
-    { soft_tokens: { dtype: 'F32', shape: [tuned.users.length, tuned.slots.length, tuned.hidden], data: tuned.softTokens } },
-    { users: JSON.stringify(tuned.users), slots: JSON.stringify(tuned.slots.map((s) => s.name)), bank_version: csv.versionId },
-  );
-  return { csv: csv.csvPath, version: csv.versionPath, rows: csv.rows, bank_version: csv.versionId, soft_tokens: tensorsPath };
 }

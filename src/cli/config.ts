@@ -2,8 +2,8 @@
  * Every command takes a JSON config file plus flags (flags win) and saves the effective config next
  * to its outputs, so a result can always be traced to the settings that made it.
  */
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import { readJson } from '../io/index.js';
 import { z } from 'zod';
 
 /**
@@ -16,14 +16,7 @@ export async function resolveConfig<S extends z.ZodType>(
   flags: Record<string, unknown>,
   nested?: { key: string; flags: readonly string[] },
 ): Promise<z.infer<S>> {
-  let fromFile: Record<string, unknown> = {};
-  if (configFile) {
-    try {
-      fromFile = JSON.parse(await readFile(configFile, 'utf8'));
-    } catch (err) {
-      throw new Error(`cannot read config ${configFile}: ${(err as Error).message}`);
-    }
-  }
+  const fromFile = configFile ? await readJson<Record<string, unknown>>(configFile) : {};
   const given = (keep: (key: string) => boolean) => Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config' && keep(k)));
   const merged = nested
     ? { ...fromFile, ...given((k) => !nested.flags.includes(k)), [nested.key]: { ...(fromFile[nested.key] as object | undefined), ...given((k) => nested.flags.includes(k)) } }

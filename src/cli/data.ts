@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { prepareData, prepareSchema } from '../data/index.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
+import { terminalProgress } from './progress.js';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('datasets: read, split, export');
@@ -16,7 +17,7 @@ export function dataCommand(): Command {
     .option('--max-users <n>', 'keep only the first N users (quick runs)', intFlag)
     .action(async (flags) => {
       const config = await resolveConfig(prepareSchema, flags.config, flags);
-      const summary = await prepareData(config);
+      const summary = await prepareData(config, terminalProgress());
       console.log(JSON.stringify(summary, null, 2));
     });
   return data;

@@ -68,7 +68,7 @@ export function evalCommand(): Command {
       const config = await resolveConfig(attributesSchema, flags.config as string | undefined, flags);
       const effective = { ...config, out: config.out ?? join(config.run, 'attributes') };
       await saveConfig(effective.out, effective);
-      const report = await evalAttributes(effective);
+      const report = await evalAttributes(effective, (line) => console.log(line));
       console.log(formatAttributes(report));
       console.log(`\nreport: ${join(effective.out, 'attributes.md')} (and attributes.json)`);
     });

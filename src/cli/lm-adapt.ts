@@ -1,10 +1,11 @@
 /** `userip lm adapt`: continued pretraining of a GPT-2 checkpoint on a prepared dataset's train-split behaviour text. */
 import { Command } from 'commander';
 import { readJson } from '../io/files.js';
-import { adapt, adaptSettingsSchema, BEHAVIOUR_KEYS } from '../lm/adapt.js';
+import { adapt, adaptSettingsSchema, BEHAVIOUR_KEYS } from '../houselm/index.js';
 import { BEHAVIOUR_FORMATS } from '../profile/index.js';
 import { resolveConfig, switchFlag } from './config.js';
 import { trainingFlags } from './lm-pretrain.js';
+import { terminalProgress } from './progress.js';
 
 export function adaptCommand(): Command {
   const command = new Command('adapt')
@@ -38,7 +39,7 @@ export function adaptCommand(): Command {
       const fromTune = tuneConfig === undefined ? {} : await tuneBehaviour(tuneConfig);
       const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
       const settings = await resolveConfig(adaptSettingsSchema, flags.config, { ...fromTune, ...defined });
-      const result = await adapt(settings, ['userip', ...process.argv.slice(2)].map(shellQuote).join(' '));
+      const result = await adapt(settings, ['userip', ...process.argv.slice(2)].map(shellQuote).join(' '), terminalProgress({ bar: flags.progress }));
       if (!result.finished) console.log(JSON.stringify({ finished: false, step: result.step }, null, 2));
       else console.log(JSON.stringify(result.summary, null, 2));
     });

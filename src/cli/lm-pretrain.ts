@@ -1,7 +1,8 @@
 /** `userip lm pretrain`: train the house LM on a corpus built by the corpus builder. */
 import { Command } from 'commander';
-import { pretrain, pretrainSettingsSchema } from '../lm/pretrain.js';
+import { pretrain, pretrainSettingsSchema } from '../houselm/index.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
+import { terminalProgress } from './progress.js';
 
 export function pretrainCommand(): Command {
   const command = new Command('pretrain')
@@ -20,14 +21,14 @@ export function pretrainCommand(): Command {
   return trainingFlags(command, { batch: 'sequences per step (default 16)', steps: 1000, lr: '2e-3', warmup: 60, evalEvery: 100, checkpointEvery: 100, seed: 'seed of initialization and batch sampling (default 0)' })
     .action(async (flags) => {
       const settings = await resolveConfig(pretrainSettingsSchema, flags.config, flags);
-      const result = await pretrain(settings);
+      const result = await pretrain(settings, terminalProgress({ bar: flags.progress }));
       // The periodic evaluations are in train-log.jsonl; the summary stays short.
       console.log(JSON.stringify({ ...result, evals: undefined }, null, 2));
     });
 }
 
 /**
- * The flags of a training loop that `lm pretrain` and `lm adapt` share (src/lm/pretrain.ts runs both);
+ * The flags of a training loop that `lm pretrain` and `lm adapt` share (src/houselm/pretrain.ts runs both);
  * `defaults` names each command's own defaults in the help text.
  */
 export function trainingFlags(

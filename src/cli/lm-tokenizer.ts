@@ -1,7 +1,6 @@
 /** `userip lm corpus` and `userip lm tokenizer`: the house LM's pretraining corpus and its compact BPE. */
 import { Command } from 'commander';
-import { buildCorpus } from '../lm/corpus.js';
-import { trainTokenizer } from '../lm/tokenizer-train.js';
+import { buildCorpus, trainTokenizer } from '../houselm/index.js';
 import { intFlag } from './config.js';
 
 export function corpusCommand(): Command {

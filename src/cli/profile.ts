@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { BEHAVIOUR_FORMATS, explainRun, MASK_MODES, tuneRun, tuneSchema, type CodeLmText, type SlotExplanation } from '../profile/index.js';
 import { tuneOnQueue } from '../queue/index.js';
 import { intFlag, numberFlag, resolveConfig, switchFlag } from './config.js';
+import { terminalProgress } from './progress.js';
 import { coordinatorProgress } from './queue.js';
 
 export function profileCommand(): Command {
@@ -43,7 +44,7 @@ export function profileCommand(): Command {
       const config = await resolveConfig(tuneSchema, flags.config, flags);
       if (shardUsers !== undefined && !queue) throw new Error('--shard-users needs --queue');
       if (!queue) {
-        const summary = await tuneRun(config);
+        const summary = await tuneRun(config, terminalProgress());
         console.log(JSON.stringify({ ...summary, history: undefined }, null, 2));
         return;
       }

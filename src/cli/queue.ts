@@ -1,7 +1,8 @@
 /** `userip queue status`, and the coordinator's progress bar for `userip profile tune --queue`. */
 import { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
+import type { Progress } from '../io/index.js';
 import { queueStatus, type CoordinatorEvent, type RunStatus } from '../queue/index.js';
+import { terminalProgress } from './progress.js';
 
 export function queueCommand(): Command {
   const queue = new Command('queue').description('distributed profile tuning on Redis (BullMQ)');
@@ -39,25 +40,24 @@ export function formatStatus(s: RunStatus): string {
 }
 
 /** The coordinator's progress: one bar per phase, fed by the queue's progress and completion events. */
-export function coordinatorProgress(): { onEvent: (e: CoordinatorEvent) => void; stop: () => void } {
-  const bar = new SingleBar({ format: 'tune {phase} |{bar}| {value}/{total} {unit} | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
+export function coordinatorProgress(progress: Progress = terminalProgress()): { onEvent: (e: CoordinatorEvent) => void; stop: () => void } {
   let shown = '';
-  const show = (phase: string, value: number, total: number, unit: string) => {
+  const show = (phase: string, value: number, total: number, detail: string) => {
     if (phase !== shown) {
-      if (shown) bar.stop();
-      bar.start(total, value, { phase, unit });
+      progress.start(`tune ${phase}`, total, value);
       shown = phase;
-    } else bar.update(value, { phase, unit });
+    }
+    progress.update(value, detail);
   };
   return {
     onEvent: (e) => {
-      if (e.kind === 'run') console.error(`run ${e.run}: ${e.users} users in ${e.shards} shard jobs${e.resumed ? ' (resumed)' : ''}; \`userip queue status --run ${e.run}\` shows where it stands`);
+      if (e.kind === 'run') progress.log(`run ${e.run}: ${e.users} users in ${e.shards} shard jobs${e.resumed ? ' (resumed)' : ''}; \`userip queue status --run ${e.run}\` shows where it stands`);
       else if (e.kind === 'workers') {
-        if (e.count === 0) console.error(`no \`userip worker\` is connected to the queue yet: the shard jobs wait until one is (userip worker --redis URL)`);
+        if (e.count === 0) progress.log(`no \`userip worker\` is connected to the queue yet: the shard jobs wait until one is (userip worker --redis URL)`);
       } else if (e.kind === 'population') show('population token', e.done, e.total, `steps | loss ${e.loss.toFixed(3)}`);
       else if (e.kind === 'round') show(`E-step ${e.round + 1}/${e.rounds}`, e.steps, e.budget, `user steps (budget) | ${e.shardsDone}/${e.shards} shards`);
       else show(`M-step ${e.round + 1}/${e.rounds}`, 0, 1, e.round + 1 === e.rounds ? 'codebooks, then the files and the bank' : 'codebooks');
     },
-    stop: () => bar.stop(),
+    stop: () => progress.stop(),
   };
 }

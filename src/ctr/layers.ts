@@ -61,9 +61,26 @@ export function crossNetwork(net: Net, x0: Tensor, layers: number, version: 1 | 
   for (let l = 0; l < layers; l++) {
     const w = net.param(`cross.${l}.weight`, version === 1 ? [d, 1] : [d, d], 'xavier');
     const b = net.param(`cross.${l}.bias`, [d], 'zeros');
-    x = version === 1 ? nn.crossLayer(x0, x, w, b) : nn.crossLayerV2(x0, x, w, b);
+    x = version === 1 ? crossLayer(x0, x, w, b) : crossLayerV2(x0, x, w, b);
   }
   return x;
+}
+
+/** Factorization-machine pairwise term: 0.5 * sum_k ((sum_f e)^2 - sum_f e^2), e: [B, F, K] -> [B, 1]. */
+export function fmInteraction(embeddings: Tensor): Tensor {
+  const sum = ops.reduceSum(embeddings, [1], false);
+  const sumOfSquares = ops.reduceSum(ops.mul(embeddings, embeddings), [1], false);
+  return ops.mul(ops.reduceSum(ops.sub(ops.mul(sum, sum), sumOfSquares), [1], true), 0.5);
+}
+
+/** DCN (v1) cross layer: x_{l+1} = x0 * (x_l . w) + b + x_l, with w [D, 1], b [D]. */
+export function crossLayer(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return ops.add(ops.add(ops.mul(x0, ops.matmul(x, w)), b), x);
+}
+
+/** DCN-v2 cross layer: x_{l+1} = x0 * (x_l W + b) + x_l, with W [D, D], b [D]. */
+export function crossLayerV2(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
+  return ops.add(ops.mul(x0, nn.linear(x, w, b)), x);
 }
 
 /** The output unit: x [B, D] -> [B, 1]. */

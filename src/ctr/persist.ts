@@ -8,11 +8,10 @@
  * longer names are removed after it is in place.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../io/files.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
+import { openSafetensors, readJsonWith, writeFileAtomic, writeSafetensors, type TensorToWrite } from '../io/index.js';
 import { ctrConfigSchema } from './config.js';
 import { CtrModel, type CtrModelOptions } from './model.js';
 import { fieldSchemaSchema } from './schema.js';
@@ -51,15 +50,7 @@ export async function saveCtrModel(model: CtrModel, dir: string, options: SaveOp
 
 export async function loadCtrModel(dir: string, options: CtrModelOptions = {}): Promise<LoadedCtrModel> {
   const jsonPath = join(dir, 'model.json');
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${jsonPath}: ${(err as Error).message}`);
-  }
-  const parsed = savedSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${jsonPath}: ${z.prettifyError(parsed.error)}`);
-  const saved = parsed.data;
+  const saved = await readJsonWith(savedSchema, jsonPath, 'a saved CTR model');
   const model = new CtrModel(saved.config, saved.schema, options);
   const expected = weightTensors(model);
   const reader = await openSafetensors(join(dir, saved.weights));

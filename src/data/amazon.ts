@@ -4,7 +4,7 @@
  * canonical table and are not read. Metadata is Python-literal lines in the 2014 dumps and JSON in 2018.
  */
 import { z } from 'zod';
-import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
+import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 import { BadRows, fileStem, FIVE_STARS, JSONL, readRows, type Row } from './rows.js';
 
 export const amazonSpec = z

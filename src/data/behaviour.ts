@@ -1,10 +1,10 @@
 /**
  * Per-user behaviour text: the text the LM scores given a user's soft tokens. One line per interaction,
- * in time order, cut to a token budget by dropping the oldest lines. Token counts come from the caller,
- * so this module does not depend on a tokenizer.
+ * in time order (src/profile packs a user's lines into windows of a token budget). Token counts come from
+ * the caller, so this module does not depend on a tokenizer.
  */
-import type { Interaction, ItemInfo } from './model.js';
-import { positionsByUser, sortByTime, type Split } from './split.js';
+import type { Interaction, ItemInfo } from './dataset.js';
+import { positionsByUser, sortByTime } from './split.js';
 
 /** 'items': what the user interacted with; 'reviews': what they wrote; 'both': item text, then review. */
 export type BehaviourSource = 'items' | 'reviews' | 'both';
@@ -12,7 +12,7 @@ export type ItemField = 'title' | 'year' | 'genres' | 'categories' | 'brand' | '
 
 export interface BehaviourOptions {
   countTokens: (text: string) => number;
-  /** Token budget for one user's text. */
+  /** Token budget of one window of a user's lines (src/profile packs them). */
   maxTokens: number;
   /** Default 'items'. */
   source?: BehaviourSource;
@@ -29,25 +29,6 @@ export interface BehaviourOptions {
 }
 
 const DEFAULT_FIELDS: readonly ItemField[] = ['title', 'year', 'genres', 'categories', 'brand', 'price'];
-
-/**
- * user → behaviour text for the given interactions (pass the TRAIN part of a split: any text the LM sees
- * must come from training data). Users whose interactions yield no text at all are left out.
- */
-export function behaviourText(
-  interactions: readonly Interaction[],
-  items: ReadonlyMap<string, ItemInfo>,
-  options: BehaviourOptions,
-): Map<string, string> {
-  const separator = options.separator ?? '\n';
-  const separatorTokens = options.countTokens(separator);
-  const texts = new Map<string, string>();
-  for (const [user, lines] of behaviourLines(interactions, items, options)) {
-    const text = newestWithinBudget(lines, options.maxTokens, separator, separatorTokens, options.countTokens);
-    if (text !== '') texts.set(user, text);
-  }
-  return texts;
-}
 
 /** One interaction's behaviour line, and where its rating is in it. */
 export interface BehaviourLine {
@@ -90,15 +71,6 @@ export function ratedBehaviourLines(
 function cutLine(line: BehaviourLine, text: string): BehaviourLine {
   if (!line.rating || line.rating[0] >= text.length) return { text };
   return { text, rating: [line.rating[0], Math.min(line.rating[1], text.length)] };
-}
-
-/** Training text and validation text per user (the validation text is what validation NLL is measured on). */
-export function splitBehaviourText(
-  split: Pick<Split, 'train' | 'valid'>,
-  items: ReadonlyMap<string, ItemInfo>,
-  options: BehaviourOptions,
-): { train: Map<string, string>; valid: Map<string, string> } {
-  return { train: behaviourText(split.train, items, options), valid: behaviourText(split.valid, items, options) };
 }
 
 function interactionLine(interaction: Interaction, item: ItemInfo | undefined, options: Omit<BehaviourOptions, 'maxTokens'>): BehaviourLine {
@@ -146,38 +118,6 @@ function join(parts: readonly (string | undefined)[], glue: string): string {
     .map((part) => part?.replace(/\s+/g, ' ').trim())
     .filter((part) => part)
     .join(glue);
-}
-
-/**
- * The most recent lines that fit in `budget`, in time order. If even the newest line does not fit, its
- * beginning is kept. Per-line counts are summed first; the joined text is then checked, since a
- * tokenizer's count of a join need not equal the sum of its parts.
- */
-function newestWithinBudget(
-  lines: readonly string[],
-  budget: number,
-  separator: string,
-  separatorTokens: number,
-  countTokens: (text: string) => number,
-): string {
-  const kept: string[] = [];
-  let used = 0;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const cost = countTokens(lines[i]) + (kept.length > 0 ? separatorTokens : 0);
-    if (used + cost > budget) {
-      if (kept.length === 0) kept.push(cutToTokens(lines[i], budget, countTokens));
-      break;
-    }
-    kept.push(lines[i]);
-    used += cost;
-  }
-  kept.reverse();
-  let text = kept.join(separator);
-  while (kept.length > 1 && countTokens(text) > budget) {
-    kept.shift();
-    text = kept.join(separator);
-  }
-  return text;
 }
 
 /** The longest word-boundary prefix of `text` within `budget` tokens (binary search on the word count). */

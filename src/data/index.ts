@@ -5,11 +5,11 @@
  *
  *   const { dataset, report } = await readDataset(embeddedDatasetSpec(), { skipBadRows: true });
  *   const split = splitByTime(dataset.interactions);
- *   const text = splitBehaviourText(split, dataset.items, { countTokens, maxTokens: 256 });
+ *   const lines = behaviourLines(split.train, dataset.items, { countTokens });
  *   await prepareData({ dataset: 'embedded', out: 'runs/x/data', threshold: 3, skipBadRows: false });
  *   const { dataset, split } = await loadPrepared('runs/x/data');
  */
-export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './model.js';
+export { clickLabel, indexIds, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 export { DataError, type BadRowReport } from './rows.js';
 export {
   datasetSpec,
@@ -27,8 +27,6 @@ export {
   behaviourLines,
   ratedBehaviourLines,
   type BehaviourLine,
-  behaviourText,
-  splitBehaviourText,
   type BehaviourOptions,
   type BehaviourSource,
   type ItemField,

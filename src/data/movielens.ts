@@ -1,7 +1,7 @@
 /** MovieLens readers: latest/25M/20M (CSV), 100K (u.data, u.item, u.user) and 1M (.dat). */
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
+import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 import { BadRows, CSV, FIVE_STARS, readRows, type RatingScale, type Row, type TableFormat } from './rows.js';
 
 /** MovieLens latest, 20M and 25M rate in half stars (100K and 1M in whole ones). */

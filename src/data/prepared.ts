@@ -8,11 +8,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
+import { hashOf, readJson, saveConfig, silentProgress, writeJson, type Progress } from '../io/index.js';
 import { hashFile, type FileHash } from '../io/hash.js';
 import { datasetSpec, detectFormat, embeddedDatasetSpec, readDataset } from './spec.js';
 import { splitByTime, writeSplitCsv, type Split } from './split.js';
-import type { Dataset } from './model.js';
+import type { Dataset } from './dataset.js';
 
 export const prepareSchema = z.object({
   /** A dataset path (format detected), or "embedded" for the shipped MovieLens latest-small. */
@@ -27,13 +27,14 @@ export const prepareSchema = z.object({
 }).strict();
 export type PrepareConfig = z.infer<typeof prepareSchema>;
 
-export async function prepareData(config: PrepareConfig): Promise<Record<string, unknown>> {
+/** Reads and splits the dataset into `config.out`; skipped bad rows are reported on `progress` (and counted in summary.json). */
+export async function prepareData(config: PrepareConfig, progress: Progress = silentProgress): Promise<Record<string, unknown>> {
   const spec = absolutePaths(config.spec ?? (config.dataset === 'embedded' ? embeddedDatasetSpec() : await detectFormat(config.dataset)));
   const dataset = config.dataset === 'embedded' ? config.dataset : resolve(config.dataset);
   const snapshot = await Promise.all((await sourceFiles(spec)).map(hashFile));
   const effective: Prepared['config'] = { ...config, dataset, spec, snapshot };
   await saveConfig(config.out, effective);
-  const { dataset: read, split, badRows } = await loadPrepared(config.out);
+  const { dataset: read, split, badRows } = await loadPrepared(config.out, progress);
   await writeSplitCsv(join(config.out, 'split.csv'), split, config.threshold);
   const summary = {
     dataset: read.name,
@@ -67,7 +68,7 @@ export class PreparedDataChangedError extends Error {
  * Re-read a prepared dataset from its saved config; reading and splitting are deterministic. Refuses
  * when a source file differs from the snapshot taken by `data prepare`.
  */
-export async function loadPrepared(dir: string): Promise<Prepared> {
+export async function loadPrepared(dir: string, progress: Progress = silentProgress): Promise<Prepared> {
   const configPath = join(dir, 'config.json');
   const config = await readJson<Prepared['config']>(configPath);
   if (!Array.isArray(config.snapshot)) {
@@ -81,7 +82,7 @@ export async function loadPrepared(dir: string): Promise<Prepared> {
     );
   }
   const { dataset, report } = await readDataset(config.spec, { skipBadRows: config.skipBadRows });
-  if (report.badRows) console.error(`${report.badRows} bad rows skipped, e.g. ${report.examples[0]}`);
+  if (report.badRows) progress.log(`${report.badRows} bad rows skipped, e.g. ${report.examples[0]}`);
   if (config.maxUsers) {
     const keep = new Set([...new Set(dataset.interactions.map((i) => i.user))].sort(compareIds).slice(0, config.maxUsers));
     dataset.interactions = dataset.interactions.filter((i) => keep.has(i.user));

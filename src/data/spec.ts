@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { amazonSpec, readAmazon } from './amazon.js';
-import type { Dataset } from './model.js';
+import type { Dataset } from './dataset.js';
 import { movieLens100kSpec, movieLens1mSpec, movieLensSpec, readMovieLens, readMovieLens100k, readMovieLens1m } from './movielens.js';
 import { parseJsonOrPython } from './pyliteral.js';
 import { BadRows, openInput, type BadRowReport } from './rows.js';

@@ -1,11 +1,11 @@
 /**
- * The leakage-free split of DESIGN.md, rule for rule, so that results line up with other tools on the
- * same data: each user's interactions ordered by (timestamp, item id); n_test = n_valid =
+ * The leakage-free split of the evaluation protocol, rule for rule, so that results line up with
+ * other tools on the same data: each user's interactions ordered by (timestamp, item id); n_test = n_valid =
  * max(1, floor(0.1 n)); the last n_test go to test, the n_valid before them to validation, the rest to
  * train; users with fewer than n_test + n_valid + 1 interactions go entirely to train.
  */
-import { writeChunksAtomic } from '../io/atomic.js';
-import { clickLabel, type Interaction } from './model.js';
+import { csvField, writeChunksAtomic } from '../io/index.js';
+import { clickLabel, type Interaction } from './dataset.js';
 
 export interface Split {
   train: Interaction[];
@@ -82,9 +82,4 @@ export async function writeSplitCsv(path: string, split: Split, threshold = 3): 
     yield chunk;
   }
   await writeChunksAtomic(path, chunks());
-}
-
-/** RFC 4180 quoting, only where a field needs it. */
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }

@@ -1,6 +1,6 @@
 /** Any CSV or JSON-lines file, read through a declared column mapping. */
 import { z } from 'zod';
-import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
+import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 import { BadRows, fileStem, JSONL, readRows, type TableFormat } from './rows.js';
 
 const column = z.string().min(1);

@@ -1,6 +1,6 @@
 /** Yelp Open Dataset: review.json and (optionally) business.json, JSON lines. */
 import { z } from 'zod';
-import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './model.js';
+import { withoutUndefined, type Dataset, type Interaction, type ItemInfo } from './dataset.js';
 import { BadRows, fileStem, FIVE_STARS, JSONL, readRows } from './rows.js';
 
 export const yelpSpec = z

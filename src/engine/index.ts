@@ -7,3 +7,4 @@ export { InlineSession } from './inline.js';
 export { Rng } from './random.js';
 export { freeNow } from './free.js';
 export { Sgd, Adam, AdamW, clipGradNorm, optimizerFromState, type Param, type OptimizerState } from './optim.js';
+export { mean, nanMean } from './stats.js';

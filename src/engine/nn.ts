@@ -1,6 +1,7 @@
 /**
  * Composite layers built from the primitive ops, so their gradients come from the primitive rules.
- * These are what the language models (GPT-2, Llama family) and the CTR models are made of.
+ * The language models (GPT-2, Llama family) are made of these; the CTR models' own interaction layers
+ * (FM, cross layers) are in the CTR layer library, src/ctr/layers.ts.
  */
 import { sumToShape } from './autodiff.js';
 import type { Tensor } from './graph.js';
@@ -147,21 +148,4 @@ export function tokenNll(logits: Tensor, targets: Tensor): Tensor {
 export function bceWithLogits(logits: Tensor, labels: Tensor): Tensor {
   const perRow = op.add(op.sub(op.relu(logits), op.mul(logits, labels)), op.log(op.add(op.exp(op.neg(op.abs(logits))), 1)));
   return op.reduceMean(perRow, perRow.shape.map((_, i) => i), false);
-}
-
-/** Factorization-machine pairwise term: 0.5 * sum_k ((sum_f e)^2 - sum_f e^2), e: [B, F, K] -> [B, 1]. */
-export function fmInteraction(embeddings: Tensor): Tensor {
-  const sum = op.reduceSum(embeddings, [1], false);
-  const sumOfSquares = op.reduceSum(op.mul(embeddings, embeddings), [1], false);
-  return op.mul(op.reduceSum(op.sub(op.mul(sum, sum), sumOfSquares), [1], true), 0.5);
-}
-
-/** DCN (v1) cross layer: x_{l+1} = x0 * (x_l . w) + b + x_l, with w [D, 1], b [D]. */
-export function crossLayer(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  return op.add(op.add(op.mul(x0, op.matmul(x, w)), b), x);
-}
-
-/** DCN-v2 cross layer: x_{l+1} = x0 * (x_l W + b) + x_l, with W [D, D], b [D]. */
-export function crossLayerV2(x0: Tensor, x: Tensor, w: Tensor, b: Tensor): Tensor {
-  return op.add(op.mul(x0, linear(x, w, b)), x);
 }

@@ -81,7 +81,7 @@ async function readUserAttributes(path: string): Promise<{ columns: string[]; va
   return { columns, values: new Map(records.map((r) => [r.user, r])) };
 }
 
-export async function evalAttributes(input: z.input<typeof attributesSchema>, log: (line: string) => void = console.log): Promise<AttributesReport> {
+export async function evalAttributes(input: z.input<typeof attributesSchema>, log: (line: string) => void = () => {}): Promise<AttributesReport> {
   const config = attributesSchema.parse(input);
   const out = config.out ?? join(config.run, 'attributes');
   const started = performance.now();

@@ -18,3 +18,4 @@ export { DEFAULT_MF, foldInUsers, predictMf, trainMf, type MfModel, type MfOptio
 export { nmi, mutualInformation } from './nmi.js';
 export { DEFAULT_PROBE, probeAccuracy, type ProbeOptions, type ProbeResult } from './probe.js';
 export { pairedTest, tCritical, tTwoSided, type PairedTest, type Verdict } from './stats.js';
+export { DEMO_CONFIG, demoConfigSchema, demoTuneConfig, readDemoConfig, runDemo, type DemoConfig, type DemoListener, type DemoOptions, type DemoSummary } from './demo.js';

@@ -3,7 +3,8 @@
  * protocol, feature set), paired tests against `id` of the same model (and UserIP against MF-k-means)
  * with a user-level bootstrap interval of each ΔAUC, `report.md` (a section per model), and the plots.
  */
-import { mean, pairedTest, std, type PairedTest } from './stats.js';
+import { mean } from '../engine/index.js';
+import { pairedTest, std, type PairedTest } from './stats.js';
 import { aucChart, curvesChart, renderSvg, usageChart } from '../charts/index.js';
 
 export const FEATURE_SETS = ['id', 'id+userip', 'id+mfkmeans', 'id+ratebins', 'id+random', 'id+softtokens'] as const;

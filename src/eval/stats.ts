@@ -10,11 +10,7 @@
  * rows travel together, since rows of one user are not independent), and each replicate's AUCs are
  * computed from the same resample for every run, so differences are paired by replicate.
  */
-import { Rng } from '../engine/index.js';
-
-export function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN;
-}
+import { mean, Rng } from '../engine/index.js';
 
 /** Sample standard deviation (n - 1); NaN for fewer than two values. */
 export function std(xs: readonly number[]): number {

@@ -41,7 +41,7 @@ const ownerPath = (dir: string) => join(dir, '.lock-owner.json');
  * Takes the lock on `dir` (created if missing) for `command`. `warn` hears about a stale lock taken
  * over. Throws DirectoryLockedError naming the holder when a live process has it.
  */
-export async function lockDirectory(dir: string, command: string, warn: (message: string) => void = console.warn): Promise<DirectoryLock> {
+export async function lockDirectory(dir: string, command: string, warn: (message: string) => void = () => {}): Promise<DirectoryLock> {
   await mkdir(dir, { recursive: true });
   let release: () => Promise<void>;
   try {

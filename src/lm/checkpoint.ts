@@ -5,7 +5,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLmConfig, type LmConfig } from './config.js';
-import { formatShape, openSafetensors } from './safetensors.js';
+import { formatShape, openSafetensors } from '../io/index.js';
 import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 import { checkpointNameCandidates, expectedTensors } from './weights.js';
 

@@ -7,7 +7,7 @@
  * Features our models do not implement (rope scaling, Llama output/MLP biases, GPT-2 attention scaling
  * variants) are rejected here rather than silently computed wrong.
  */
-import { readFile } from 'node:fs/promises';
+import { readJson } from '../io/index.js';
 import { z } from 'zod';
 
 export const LM_ARCHITECTURES = ['gpt2', 'llama', 'qwen2'] as const;
@@ -111,14 +111,7 @@ export function parseLmConfig(raw: unknown, source = 'config.json'): LmConfig {
 }
 
 export async function readLmConfig(path: string): Promise<LmConfig> {
-  const text = await readFile(path, 'utf8');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON: ${(err as Error).message}`);
-  }
-  return parseLmConfig(raw, path);
+  return parseLmConfig(await readJson<unknown>(path), path);
 }
 
 function parseWith<T extends z.ZodType>(schema: T, value: unknown, source: string): z.output<T> {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../engine/index.js';
-import { CausalLm } from './model.js';
+import { CausalLm } from './causal-lm.js';
 
 /** The shipped house LM (see models/house-lm/MODEL_CARD.md), resolved from the compiled file in dist/src/lm/. */
 export const HOUSE_LM_DIR = fileURLToPath(new URL('../../../models/house-lm', import.meta.url));

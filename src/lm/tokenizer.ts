@@ -3,10 +3,11 @@
  * it needs no files), a Hugging Face `tokenizer.json`, or GPT-2-style `vocab.json` + `merges.txt`
  * (converted in memory to the tokenizer.json that Hugging Face would build from them).
  */
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import * as r50k from 'gpt-tokenizer/encoding/r50k_base';
+import { exists, readJson } from '../io/index.js';
 
 export interface Tokenizer {
   /** Where the tokenizer came from, for logs and errors. */
@@ -176,20 +177,4 @@ function checkIds(ids: readonly number[], vocabSize: number, name: string): read
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`${name}: token id ${id} is outside [0, ${vocabSize})`);
   }
   return ids;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path}: invalid JSON: ${(err as Error).message}`);
-  }
 }

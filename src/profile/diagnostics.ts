@@ -9,7 +9,7 @@
  *    tuned alone with θ̄ and the codebooks frozen; the adjusted Rand index of the two halves' codes.
  */
 import type { Interaction } from '../data/index.js';
-import { Rng } from '../engine/index.js';
+import { nanMean, Rng } from '../engine/index.js';
 import type { ProfileLm, SoftTokenTable } from './batch.js';
 import { buildPrompt, type TemplateTokens } from './template.js';
 import { perUserNll, tuneProfiles, type TuneOptions, type TuneResult, type UserBehaviour } from './trainer.js';
@@ -37,7 +37,7 @@ export async function profileDiagnostics(
   const { slots: S, hidden: D } = result.softTokens;
   const n = users.length;
   const validPairs = users.flatMap((u, i) => u.valid.map((w) => ({ prompt: buildPrompt(template, w), row: i, user: i })));
-  const nllWith = async (table: SoftTokenTable, pairs = validPairs) => mean(await perUserNll(lm, pairs, table, n, options.mask, options.lmBatchTokens));
+  const nllWith = async (table: SoftTokenTable, pairs = validPairs) => nanMean(await perUserNll(lm, pairs, table, n, options.mask, options.lmBatchTokens));
 
   const populationTable = { data: new Float32Array(n * S * D), slots: S, hidden: D };
   for (let u = 0; u < n; u++) populationTable.data.set(result.population, u * S * D);
@@ -55,7 +55,7 @@ export async function profileDiagnostics(
     if (list) list.push(i.rating);
     else ratings.set(i.user, [i.rating]);
   }
-  const meanRating = users.map((u) => mean(ratings.get(u.user) ?? []));
+  const meanRating = users.map((u) => nanMean(ratings.get(u.user) ?? []));
   const eta2: Record<string, number> = {};
   result.ids.forEach((ids, j) => (eta2[`slot${j}`] = etaSquared(meanRating, ids)));
 
@@ -114,10 +114,10 @@ export function etaSquared(values: readonly number[], ids: ArrayLike<number>): n
     if (group) group.push(v);
     else groups.set(ids[i], [v]);
   });
-  const grand = mean(all);
+  const grand = nanMean(all);
   const total = all.reduce((s, v) => s + (v - grand) ** 2, 0);
   let between = 0;
-  for (const g of groups.values()) between += g.length * (mean(g) - grand) ** 2;
+  for (const g of groups.values()) between += g.length * (nanMean(g) - grand) ** 2;
   return total > 0 ? between / total : 0;
 }
 
@@ -138,9 +138,4 @@ export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): n
   const expected = (rowSum * colSum) / pairs(a.length);
   const max = (rowSum + colSum) / 2;
   return max === expected ? 1 : (index - expected) / (max - expected);
-}
-
-function mean(xs: readonly number[]): number {
-  const ok = xs.filter((x) => !Number.isNaN(x));
-  return ok.length ? ok.reduce((s, x) => s + x, 0) / ok.length : NaN;
 }

@@ -28,6 +28,7 @@ export {
   type LmExplainOptions,
   type LmWord,
 } from './explain.js';
+export { exportBank, type BankExport } from './export.js';
 export {
   addNewUsers,
   behaviourOptions,

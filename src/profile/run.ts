@@ -6,14 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Presets, SingleBar } from 'cli-progress';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId, type BankVersion } from '../bank/index.js';
 import { loadPrepared, ratedBehaviourLines, type BehaviourLine, type BehaviourOptions, type Interaction, type ItemField, type ItemInfo, type Prepared } from '../data/index.js';
 import { Runtime } from '../engine/index.js';
 import { hashOf, readJson, saveConfig, writeJson } from '../io/files.js';
 import { lockDirectory } from '../io/lock.js';
-import { loadLm, openSafetensors, writeSafetensors, type CausalLm, type Tokenizer } from '../lm/index.js';
+import { loadLm, type CausalLm, type Tokenizer } from '../lm/index.js';
+import { openSafetensors, silentProgress, writeSafetensors, type Progress } from '../io/index.js';
 import { assign, codebookHash, usage, type Codebook } from '../quantize/index.js';
 import { profileDiagnostics, type ProfileDiagnostics } from './diagnostics.js';
 import { DEFAULT_LM_EXPLAIN, describeCodesWithLm, explainCodes, type CodeExplanation, type CodeLmText, type LmExplainOptions } from './explain.js';
@@ -103,9 +103,9 @@ export interface TuneSummary {
  * One tune run into `config.out`, locked against a second process there. Its settings and data are
  * accepted (a resumed run must keep both) before config.json and data.json are written.
  */
-export async function tuneRun(given: TuneConfig): Promise<TuneSummary> {
+export async function tuneRun(given: TuneConfig, progress: Progress = silentProgress): Promise<TuneSummary> {
   const config = { ...given, data: resolve(given.data) };
-  const lock = await lockDirectory(config.out, 'userip profile tune');
+  const lock = await lockDirectory(config.out, 'userip profile tune', (message) => progress.log(message));
   const runtime = new Runtime({ threads: config.threads });
   try {
     const lm = await loadLm(config.lm, runtime);
@@ -113,8 +113,8 @@ export async function tuneRun(given: TuneConfig): Promise<TuneSummary> {
     await checkResume(config, prepared.dataHash);
     await saveConfig(config.out, config);
     await writeJson(runDataPath(config.out), { data: config.data, dataHash: prepared.dataHash } satisfies RunData);
-    const users = behaviourWindows(prepared, lm, config);
-    const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'));
+    const users = behaviourWindows(prepared, lm, config, progress);
+    const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'), progress);
     return await storeProfiles(lm, prepared, users, result, config);
   } finally {
     await runtime.close();
@@ -148,10 +148,10 @@ export async function runBehaviourWindows(tune: TuneConfig, tokenizer: Tokenizer
 }
 
 /** Every user's whole train history (and validation text) as windows of token ids that fit the LM's context. */
-export function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig): UserBehaviour[] {
+export function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneConfig, progress: Progress = silentProgress): UserBehaviour[] {
   const options = behaviourOptions(config, lm.tokenizer, lm.config.maxPositions, prepared.config.threshold);
   if (options.maxTokens < config.behaviourTokens) {
-    console.warn(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
+    progress.log(`behaviour windows: ${options.maxTokens} tokens each, not ${config.behaviourTokens}: the template and a window must fit the LM's context of ${lm.config.maxPositions} tokens`);
   }
   const valid = userWindows(prepared.split.valid, prepared.dataset.items, lm.tokenizer, options);
   const train = userWindows(prepared.split.train, prepared.dataset.items, lm.tokenizer, options, config.ratingWeight);
@@ -229,25 +229,23 @@ export function trainerOptions(config: TuneConfig, lmId: string, checkpointDir: 
   };
 }
 
-async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig, checkpointDir: string, frozen?: FrozenProfiles): Promise<TuneResult> {
+async function tuneWithProgress(lm: CausalLm, users: UserBehaviour[], config: TuneConfig, checkpointDir: string, progress: Progress, frozen?: FrozenProfiles): Promise<TuneResult> {
   const template = templateTokens(lm.tokenizer, config.slots, config.behaviourPrefix);
-  const bar = new SingleBar({ format: 'tune {phase} |{bar}| {value}/{total} | loss {loss} | ETA {eta_formatted}', noTTYOutput: true, notTTYSchedule: 10_000 }, Presets.shades_classic);
   let shown = '';
   try {
     return await tuneProfiles(lm, template, users, {
       ...trainerOptions(config, lm.id, checkpointDir, frozen),
       onProgress: (p) => {
-        const phase = p.phase === 'population' ? 'population token' : `E-step ${p.round + 1}/${p.rounds} (pass of ${p.activeUsers} users)`;
-        const payload = { phase, loss: p.loss.toFixed(3) };
+        const phase = `tune ${p.phase === 'population' ? 'population token' : `E-step ${p.round + 1}/${p.rounds} (pass of ${p.activeUsers} users)`}`;
         if (phase !== shown) {
-          if (shown) bar.stop();
-          bar.start(p.total, p.done, payload);
+          progress.start(phase, p.total, p.done);
           shown = phase;
-        } else bar.update(p.done, payload);
+        }
+        progress.update(p.done, `loss ${p.loss.toFixed(3)}`);
       },
     });
   } finally {
-    bar.stop();
+    progress.stop();
   }
 }
 
@@ -264,7 +262,7 @@ export interface NewUserProfiles {
  * else: their soft tokens are tuned against the same frozen LM with the same settings, then quantized
  * with the run's frozen codebooks and added to its bank under the same version.
  */
-export async function addNewUsers(run: string, interactionsByUser: Map<string, Interaction[]>, items: ReadonlyMap<string, ItemInfo>): Promise<NewUserProfiles> {
+export async function addNewUsers(run: string, interactionsByUser: Map<string, Interaction[]>, items: ReadonlyMap<string, ItemInfo>, progress: Progress = silentProgress): Promise<NewUserProfiles> {
   const tuned = await readTunedProfiles(run);
   const config = tuned.config;
   const runtime = new Runtime({ threads: config.threads });
@@ -275,7 +273,7 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
     const windows = userWindows([...interactionsByUser.values()].flat(), items, lm.tokenizer, options, config.ratingWeight);
     const users = [...windows].map(([user, w]) => trainBehaviour(user, w));
     const checkpointDir = join(run, 'new-users', hashOf(users.map((u) => u.user)).slice(0, 16));
-    const result = await tuneWithProgress(lm, users, config, checkpointDir, tuned);
+    const result = await tuneWithProgress(lm, users, config, checkpointDir, progress, tuned);
     const ids = users.map((_, u) => result.ids.map((slotIds) => slotIds[u]));
     const bank = await SqliteFeatureBank.open(join(run, 'bank.sqlite'));
     try {

@@ -24,8 +24,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AdamW, Rng, type OptimizerState } from '../engine/index.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../lm/index.js';
+import { AdamW, nanMean as mean, Rng, type OptimizerState } from '../engine/index.js';
+import { openSafetensors, readOptimizerSnapshots, writeTrainingCheckpoint, type TensorToWrite } from '../io/index.js';
 import { assign, fitCodebook, type Codebook } from '../quantize/index.js';
 import { assembleBatch, meanNllPerPrompt, promptWeight, softTokenGrads, sumOf, type ProfileLm, type SoftTokenTable } from './batch.js';
 import { buildPrompt, type MaskMode, type Prompt, type TemplateTokens } from './template.js';
@@ -527,18 +527,12 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       tensors[`codebook/${j}`] = { dtype: 'F32', shape: [cb.k, cb.d], data: cb.centroids };
       tensors[`delta_centroids/${j}`] = { dtype: 'F32', shape: [cb.k, D], data: deltaCentroids[j] };
     });
-    const optimizers = { population: populationOptimizer.state(), users: userOptimizer.state() };
-    const meta: Record<string, unknown> = {};
-    for (const [name, o] of Object.entries(optimizers)) {
-      const { tensors: t, ...rest } = o;
-      meta[name] = rest;
-      for (const [key, data] of Object.entries(t)) tensors[`optimizer/${name}/${key}`] = { dtype: 'F32', shape: [data.length], data };
-    }
-    await writeSafetensors(join(dir, CHECKPOINT_FILE), tensors, {
-      configHash: opts.configHash,
-      state: JSON.stringify({ ...st, seconds: elapsed() }),
-      optimizers: JSON.stringify(meta),
-    });
+    await writeTrainingCheckpoint(
+      join(dir, CHECKPOINT_FILE),
+      tensors,
+      { population: populationOptimizer.state(), users: userOptimizer.state() },
+      { configHash: opts.configHash, state: JSON.stringify({ ...st, seconds: elapsed() }) },
+    );
   }
 
   async function loadCheckpoint(): Promise<RunState | undefined> {
@@ -548,7 +542,7 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
       throw new Error(`cannot resume from ${path}: ${error.message}. Delete ${opts.checkpointDir} to start the run over`, { cause: error });
     });
     try {
-      const { configHash, state, optimizers } = reader.metadata;
+      const { configHash, state } = reader.metadata;
       if (configHash !== opts.configHash) {
         throw new Error(`${path} is a checkpoint of a run with other settings (config ${configHash?.slice(0, 12)}, this run ${opts.configHash.slice(0, 12)}); use another output directory or delete it`);
       }
@@ -563,15 +557,9 @@ export async function tuneProfiles(lm: ProfileLm, template: TemplateTokens, user
         deltaCentroids.push(await reader.readFloat32(`delta_centroids/${j}`));
       }
       if (opts.frozen) ({ codebooks, deltaCentroids } = opts.frozen);
-      const meta = JSON.parse(optimizers) as Record<string, Omit<OptimizerState, 'tensors'>>;
-      const restore = async (name: string, into: AdamW) => {
-        const tensors: Record<string, Float32Array> = {};
-        const prefix = `optimizer/${name}/`;
-        for (const key of reader.tensors.keys()) if (key.startsWith(prefix)) tensors[key.slice(prefix.length)] = await reader.readFloat32(key);
-        into.loadState({ ...meta[name], tensors } as OptimizerState);
-      };
-      await restore('population', populationOptimizer);
-      await restore('users', userOptimizer);
+      const optimizers = await readOptimizerSnapshots(reader);
+      populationOptimizer.loadState(optimizers.population as OptimizerState);
+      userOptimizer.loadState(optimizers.users as OptimizerState);
       return JSON.parse(state) as RunState;
     } finally {
       await reader.close();
@@ -619,11 +607,6 @@ export function lmCalls(prompts: readonly Prompt[], maxTokens: number): [number,
     from = to;
   }
   return ranges;
-}
-
-function mean(xs: number[]): number {
-  const ok = xs.filter((x) => !Number.isNaN(x));
-  return ok.length ? ok.reduce((s, x) => s + x, 0) / ok.length : NaN;
 }
 
 /** Behaviour tokens the prompts predict (what tokens/s counts, whatever their weights). */

@@ -1,5 +1,5 @@
 /**
- * Nearest-centroid assignment, the one operation every other step (k-means, online VQ, exporting
+ * Nearest-centroid assignment, the one operation every other step (k-means, exporting
  * IDs to the bank, cold-start users) is built on.
  */
 import { countRows, type Codebook } from './codebook.js';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 export interface Codebook {
   readonly k: number;
   readonly d: number;
-  /** k×d, row j is code j. Online VQ updates change it in place. */
+  /** k×d, row j is code j. */
   readonly centroids: Float32Array;
 }
 

@@ -6,11 +6,8 @@
  *   const { ids } = assign(fit.codebook, newUserTokens);             // cold-start users, frozen codebook
  *   const { counts, perplexity, deadCodes } = usage(fit.assignment.ids, 4);
  *   const version = codebookHash(fit.codebook);                      // recorded by the feature bank
- *   const state = createVqState(fit.codebook, { seed: 0 });          // or quantize online while training:
- *   vqUpdate(state, batchTokens, { decay: 0.99 });
  */
 export { assign, type Assignment } from './assign.js';
 export { codebookFromObject, codebookHash, codebookToObject, type Codebook, type CodebookObject } from './codebook.js';
 export { fitCodebook, type FitOptions, type FitResult } from './kmeans.js';
 export { usage, type CodebookUsage } from './usage.js';
-export { createVqState, vqUpdate, type VqState, type VqUpdateOptions, type VqUpdateResult } from './vq.js';

@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { resolveConfig } from '../../src/cli/config.js';
-import { prepareSchema, readDataset } from '../../src/data/index.js';
-import { tuneSchema } from '../../src/profile/index.js';
+import { readDataset } from '../../src/data/index.js';
 import { jsonLines, tempDir, writeFixture } from './fixtures.js';
 
 const MOVIES = 'movieId,title,genres\n1,Toy Story (1995),Animation\n2,Heat (1995),Action\n';
@@ -60,14 +58,6 @@ test('invalid UTF-8 is an error naming the file and line, even when skipping bad
   await assert.rejects(readDataset({ format: 'movielens', dir }, { skipBadRows: true }), { message: /^ratings\.csv:4:row: not valid UTF-8/ });
   const reviews = await writeFixture(dir, 'reviews.json', Buffer.concat([Buffer.from(jsonLines([{ reviewerID: 'A', asin: 'B', overall: 5, unixReviewTime: 1 }])), Buffer.from('{"reviewerID": "\xe9"}\n', 'latin1')]));
   await assert.rejects(readDataset({ format: 'amazon', reviews }), { message: /^reviews\.json:2:row: not valid UTF-8/ });
-});
-
-test('unknown keys in a config file are refused by name: data prepare and profile tune', async (t) => {
-  const dir = await tempDir(t);
-  const prepareConfig = await writeFixture(dir, 'prepare.json', JSON.stringify({ dataset: 'embedded', treshold: 4 }));
-  await assert.rejects(resolveConfig(prepareSchema, prepareConfig, { out: dir }), { message: /Unrecognized key: "treshold"/ });
-  const tuneConfig = await writeFixture(dir, 'tune.json', JSON.stringify({ epoch: 3 }));
-  await assert.rejects(resolveConfig(tuneSchema, tuneConfig, { data: dir, out: dir }), { message: /Unrecognized key: "epoch"/ });
 });
 
 test('a flag value of the wrong type is refused naming the flag', () => {

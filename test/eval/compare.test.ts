@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { loadPrepared, prepareData, type Interaction } from '../../src/data/index.js';
-import { resolveCompareConfig } from '../../src/cli/eval.js';
 import { addNewUsers, tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { evalAttributes } from '../../src/eval/attributes.js';
 import { compareFeatureSets, type ColdStartProfiles } from '../../src/eval/compare.js';
@@ -147,19 +146,3 @@ it('eval attributes: a planted attribute has NMI 1 with its slot, a coin flip st
   assert.match(await readFile(join(out, 'attributes.md'), 'utf8'), /## hobby_code/);
 });
 
-it('eval compare config: file then flags, CTR flags merged into the file\'s ctr object', async () => {
-  const file = join(dir, 'compare.json');
-  await writeFile(file, JSON.stringify({ data: 'd', run: 'r', out: 'o', seeds: [3], ctr: { dropout: 0.1, epochs: 4 } }));
-  const config = await resolveCompareConfig({ config: file, epochs: 7, models: ['deepfm', 'dcn'], userIdDropout: 0.3, bootstrapResamples: 500, lr: undefined });
-  assert.deepEqual(config.models, ['deepfm', 'dcn']);
-  assert.equal(config.ctr.userIdDropout, 0.3);
-  assert.deepEqual(config.bootstrap, { resamples: 500, seed: 0 });
-  assert.deepEqual(config.seeds, [3]);
-  assert.equal(config.ctr.dropout, 0.1);
-  assert.equal(config.ctr.epochs, 7);
-  assert.equal(config.ctr.lr, 3e-3);
-  assert.equal(config.ctr.patience, 3);
-  assert.deepEqual(config.protocols, ['warm', 'cold']);
-  assert.deepEqual((await resolveCompareConfig({ data: 'd', run: 'r', out: 'o' })).models, ['dcn']);
-  await assert.rejects(resolveCompareConfig({ config: file, features: ['id', 'id+nope'] }), /features/);
-});

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { auc } from '../../src/ctr/index.js';
 import { Rng } from '../../src/engine/index.js';
-import { bootstrapAucs, deltaAucInterval, mean, pairedTest, std, tCritical, tTwoSided, weightedAuc } from '../../src/eval/stats.js';
+import { mean } from '../../src/engine/index.js';
+import { bootstrapAucs, deltaAucInterval, pairedTest, std, tCritical, tTwoSided, weightedAuc } from '../../src/eval/stats.js';
 
 const close = (actual: number, expected: number, tol: number, what: string) => assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 

@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/random.js';
 import type { LmConfig } from '../../src/lm/config.js';
-import { openSafetensors, roundToDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { openSafetensors, roundToDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../../src/io/index.js';
 
 export interface TinyCheckpointOptions {
   architecture: 'gpt2' | 'llama' | 'qwen2';

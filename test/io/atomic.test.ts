@@ -83,7 +83,7 @@ test('full disk: safetensors, bank CSV and split CSV writers fail loudly and kee
   await writeFile(join(dir, 'checkpoint.safetensors'), 'previous checkpoint');
   await writeFile(join(dir, 'profiles.csv'), 'previous export');
   const script = `
-    import { writeSafetensors } from ${JSON.stringify(LIB('lm/index.js'))};
+    import { writeSafetensors } from ${JSON.stringify(LIB('io/index.js'))};
     import { exportBankCsv, SqliteFeatureBank } from ${JSON.stringify(LIB('bank/index.js'))};
     import { writeSplitCsv } from ${JSON.stringify(LIB('data/split.js'))};
     const dir = ${JSON.stringify(dir)};

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadCheckpoint } from '../../src/lm/checkpoint.js';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/lm/safetensors.js';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/index.js';
 import { expectedTensors } from '../../src/lm/weights.js';
 import { writeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
 

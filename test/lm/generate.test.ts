@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Runtime } from '../../src/engine/index.js';
-import { CausalLm, causalMask } from '../../src/lm/model.js';
+import { CausalLm, causalMask } from '../../src/lm/causal-lm.js';
 import { referenceLogits } from '../helpers/referenceLm.js';
 import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { CausalLm } from '../../src/lm/model.js';
+import { CausalLm } from '../../src/lm/causal-lm.js';
 import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

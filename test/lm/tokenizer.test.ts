@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gpt2Tokenizer, loadTokenizer, tokenizerFromVocabMerges } from '../../src/lm/tokenizer.js';
 import { writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { gpt2VocabMerges } from '../../src/lm/pretrain.js';
+import { gpt2VocabMerges } from '../../src/houselm/pretrain.js';
 
 const SAMPLES = [
   'Hello world',

@@ -11,9 +11,11 @@ import { after, before, it } from 'node:test';
 import { EMBEDDED_DATASET_DIR, loadPrepared, prepareData } from '../../src/data/index.js';
 import { Runtime } from '../../src/engine/index.js';
 import { trainServingModel } from '../../src/eval/index.js';
-import { CausalLm, openSafetensors, writeSafetensors } from '../../src/lm/index.js';
+import { CausalLm } from '../../src/lm/index.js';
+import { openSafetensors, writeSafetensors } from '../../src/io/index.js';
 import { DEFAULT_SLOTS, templateTokens, tuneProfiles, tuneRun, tuneSchema, type TuneOptions } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { testTuneOptions } from '../helpers/tuning.js';
 
 const rt = new Runtime({ threads: 1 });
 let dir: string;
@@ -91,10 +93,8 @@ it('a relative --dataset is stored absolute, so the prepared data reads from any
   assert.equal(new Set(prepared.dataset.interactions.map((i) => i.user)).size, 2);
 });
 
-const trainerOptions = (checkpointDir: string, extra: Partial<TuneOptions> = {}): TuneOptions => ({
-  mask: 'paper', lr: 0.05, populationLr: 0.05, userOptimizer: 'adamw', codebookSizes: [2, 2], batchTokens: 120, lmBatchTokens: 120, windowsPerStep: 2, populationSteps: 2, userSteps: 2, convergence: 0,
-  prior: 0.01, emRounds: 1, commitment: 0.1, seed: 5, checkpointDir, checkpointEvery: 1, configHash: 'faults', ...extra,
-});
+const trainerOptions = (checkpointDir: string, extra: Partial<TuneOptions> = {}): TuneOptions =>
+  testTuneOptions({ codebookSizes: [2, 2], populationSteps: 2, userSteps: 2, convergence: 0, emRounds: 1, checkpointDir, checkpointEvery: 1, configHash: 'faults', ...extra });
 
 async function tinyLm(): Promise<CausalLm> {
   return CausalLm.load(join(dir, 'lm'), { runtime: rt });

@@ -12,10 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
-import { exportBank } from '../../src/cli/bank.js';
 import { loadPrepared, prepareData } from '../../src/data/index.js';
-import { addNewUsers, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
-import { openSafetensors } from '../../src/lm/index.js';
+import { addNewUsers, exportBank, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
+import { openSafetensors } from '../../src/io/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

@@ -11,6 +11,7 @@ import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
 import { assembleBatch, buildPrompt, DEFAULT_SLOTS, promptWeight, templateTokens, tuneProfiles, type TuneOptions, type UserBehaviour } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { testTuneOptions, testUsers } from '../helpers/tuning.js';
 
 const rt = new Runtime({ threads: 2 });
 let dir: string;
@@ -72,37 +73,10 @@ it('behaviour weights become the batch\'s target weights, and the loss is their 
   assert.ok(Math.abs(loss - (3 * at(1) + at(2)) / 4) < 1e-4, `${loss}`);
 });
 
-function users(n: number, seed: number): UserBehaviour[] {
-  const rng = new Rng(seed);
-  const words = ['alpha', 'beta', 'gamma', 'delta'];
-  return Array.from({ length: n }, (_, u) => {
-    const text = (len: number) => Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' ');
-    // Users have 1 to 3 windows; every third user has no validation text.
-    const train = Array.from({ length: 1 + (u % 3) }, () => lm.tokenizer.encode(text(6)));
-    return { user: `u${u}`, train, valid: u % 3 === 2 ? [] : [lm.tokenizer.encode(text(4))] };
-  });
-}
+// Users have 1 to 3 windows; every third user has no validation text.
+const users = (n: number, seed: number): UserBehaviour[] => testUsers(lm.tokenizer, n, seed, 3);
 
-const options = (checkpointDir: string): TuneOptions => ({
-  mask: 'paper',
-  lr: 0.05,
-  populationLr: 0.05,
-  userOptimizer: 'adamw',
-  codebookSizes: [3, 2],
-  batchTokens: 120,
-  lmBatchTokens: 120,
-  windowsPerStep: 2,
-  populationSteps: 3,
-  userSteps: 3,
-  convergence: 0.05,
-  prior: 0.01,
-  emRounds: 2,
-  commitment: 0.1,
-  seed: 5,
-  checkpointDir,
-  checkpointEvery: 2,
-  configHash: 'test',
-});
+const options = (checkpointDir: string): TuneOptions => testTuneOptions({ checkpointDir, checkpointEvery: 2 });
 
 it('tuning lowers the mean validation NLL, with one record per EM round and a code per user and slot', async () => {
   const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');

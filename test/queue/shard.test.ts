@@ -9,10 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { Rng, Runtime } from '../../src/engine/index.js';
+import { Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
 import { DEFAULT_SLOTS, fitRound, roundRecord, templateTokens, tunePopulation, tuneProfiles, tuneResultOf, tuneShardRound, type RoundInput, type ShardRoundResult, type TuneOptions, type TuneResult, type UserBehaviour } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { testTuneOptions, testUsers } from '../helpers/tuning.js';
 
 const rt = new Runtime({ threads: 1 });
 let dir: string;
@@ -28,36 +29,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function users(n: number, seed: number): UserBehaviour[] {
-  const rng = new Rng(seed);
-  const words = ['alpha', 'beta', 'gamma', 'delta'];
-  return Array.from({ length: n }, (_, u) => {
-    const text = (len: number) => Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' ');
-    // 1 to 4 windows, 2 per step: users with 3 or 4 cycle through them in their seeded order.
-    const train = Array.from({ length: 1 + (u % 4) }, () => lm.tokenizer.encode(text(6)));
-    return { user: `u${u}`, train, valid: u % 3 === 2 ? [] : [lm.tokenizer.encode(text(4))] };
-  });
-}
+// 1 to 4 windows, 2 per step: users with 3 or 4 cycle through them in their seeded order.
+const users = (n: number, seed: number): UserBehaviour[] => testUsers(lm.tokenizer, n, seed, 4);
 
-const defaults: TuneOptions = {
-  mask: 'paper',
-  lr: 0.05,
-  populationLr: 0.05,
-  userOptimizer: 'adamw',
-  codebookSizes: [3, 2],
-  batchTokens: 120,
-  lmBatchTokens: 120,
-  windowsPerStep: 2,
-  populationSteps: 3,
-  userSteps: 3,
-  convergence: 0.05,
-  prior: 0.01,
-  emRounds: 2,
-  commitment: 0.1,
-  seed: 5,
-  checkpointEvery: 1000,
-  configHash: 'test',
-};
+const defaults = testTuneOptions();
 
 /** The run as the queue does it, in-process: shards of `size`, tuned last shard first. */
 async function sharded(data: UserBehaviour[], size: number, runSeeds = true, options = defaults): Promise<TuneResult> {

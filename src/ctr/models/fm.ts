@@ -1,7 +1,6 @@
 /** Factorization machine (Rendle 2010): LR plus Σ_{i<j} <v_i, v_j> over all field pairs. */
 import { ops } from '../../engine/index.js';
-import * as nn from '../../engine/nn.js';
 import type { Network } from '../net.js';
-import { factors, fieldEmbeddings, firstOrder } from '../layers.js';
+import { factors, fieldEmbeddings, firstOrder, fmInteraction } from '../layers.js';
 
-export const fm: Network = (net, config) => ops.add(firstOrder(net), nn.fmInteraction(fieldEmbeddings(net, factors(config.embeddingSize))));
+export const fm: Network = (net, config) => ops.add(firstOrder(net), fmInteraction(fieldEmbeddings(net, factors(config.embeddingSize))));

@@ -4,23 +4,15 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
-import {
-  CORPUS_SOURCES,
-  buildCorpus,
-  chunkDocument,
-  cleanGcideEntry,
-  decodeDictdNumber,
-  extractWordnetData,
-  isValidationDocument,
-  movieSentence,
-  osisToText,
-  parseDpkgStatus,
-  readDictd,
-  splitCorpusDocuments,
-  stripGutenberg,
-  unserializeR,
-  type CorpusManifest,
-} from '../../src/lm/corpus.js';
+import { buildCorpus, parseDpkgStatus } from '../../src/houselm/corpus/build.js';
+import { cleanGcideEntry, decodeDictdNumber, readDictd } from '../../src/houselm/corpus/dictd.js';
+import { stripGutenberg } from '../../src/houselm/corpus/gutenberg.js';
+import { movieSentence } from '../../src/houselm/corpus/movielens.js';
+import { unserializeR } from '../../src/houselm/corpus/rdata.js';
+import { CORPUS_SOURCES, type CorpusManifest } from '../../src/houselm/corpus/sources.js';
+import { osisToText } from '../../src/houselm/corpus/sword.js';
+import { chunkDocument, isValidationDocument, splitCorpusDocuments } from '../../src/houselm/corpus/text.js';
+import { extractWordnetData } from '../../src/houselm/corpus/wordnet.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture writers, one per on-disk format
@@ -467,7 +459,7 @@ test('the split is deterministic, depends only on each document and the seed, an
   const me = await buildCorpus({ root, movielensDir: movielens, outDir: e, sources: ['austen'], maxBytesPerSource: 200 });
   const austen = report(me, 'austen');
   assert.ok(austen.train.bytes + austen.valid.bytes <= 200);
-  assert.ok(austen.extractedBytes > 200);
+  assert.ok(austen.extracted_bytes > 200);
   assert.match(austen.note ?? '', /capped at 200 bytes/);
 });
 

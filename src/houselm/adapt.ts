@@ -10,20 +10,18 @@
  * adapted on exactly the text `profile tune` will score. Test rows never reach the corpus, validation
  * rows only valid.txt, and excluded users (the cold protocol's cold users) neither file.
  *
- * Not exported from src/lm/index.ts: it reads src/data and src/profile, which themselves use src/lm.
+ * It reads src/data and src/profile (the behaviour text), so it lives here rather than in src/lm,
+ * which they build on.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { behaviourLines, loadPrepared, type Interaction, type Prepared } from '../data/index.js';
-import { writeFileAtomic, writeJson } from '../io/files.js';
+import { silentProgress, writeFileAtomic, writeJson, type Progress } from '../io/index.js';
 import { behaviourOptions, tuneSchema, type TuneConfig } from '../profile/index.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { CORPUS_DOCUMENT_SEPARATOR } from './corpus.js';
-import { resolveLmDir } from './house.js';
-import { CausalLm } from './model.js';
-import type { Tokenizer } from './tokenizer.js';
+import { CausalLm, loadCheckpoint, resolveLmDir, type Tokenizer } from '../lm/index.js';
+import { CORPUS_DOCUMENT_SEPARATOR } from './corpus/sources.js';
 import { pretrain, pretrainSettingsSchema, type PretrainResult } from './pretrain.js';
 
 /** The behaviour-text settings, by the names and with the defaults of `profile tune`. */
@@ -150,7 +148,7 @@ const CHECKPOINT = 'checkpoint.safetensors';
  * Continued pretraining of `lm` on the behaviour text of `data`; rerun the same settings to resume.
  * `out` ends up a Hugging Face directory with adapt-summary.json and MODEL_CARD.md next to the model.
  */
-export async function adapt(options: AdaptOptions, command: string, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<AdaptResult> {
+export async function adapt(options: AdaptOptions, command: string, progress: Progress = silentProgress): Promise<AdaptResult> {
   const settings = adaptSettingsSchema.parse(options);
   const lmDir = resolveLmDir(settings.lm);
   if (resolve(lmDir) === resolve(settings.out)) throw new Error(`--out ${settings.out} is the base model's directory: write the adapted model elsewhere`);
@@ -174,7 +172,7 @@ export async function adapt(options: AdaptOptions, command: string, log: (line: 
   }
   await mkdir(corpusDir, { recursive: true });
   for (const [file, text] of Object.entries(files)) await writeFileAtomic(join(corpusDir, file), text);
-  log(`corpus: ${corpus.train.users} users, ${corpus.train.rows} train rows (${corpus.valid.rows} validation rows held out); ${corpus.excludedUsers} users excluded`);
+  progress.log(`corpus: ${corpus.train.users} users, ${corpus.train.rows} train rows (${corpus.valid.rows} validation rows held out); ${corpus.excludedUsers} users excluded`);
 
   const { lm: _lm, data: _data, excludeUsers: _exclude, behaviourPrefix: _prefix, behaviourSource: _source, behaviourFormat: _format, behaviourRatings: _ratings, ...training } = settings;
   const { config } = base;
@@ -189,7 +187,7 @@ export async function adapt(options: AdaptOptions, command: string, log: (line: 
       heads: config.numHeads,
       context: config.maxPositions,
     },
-    log,
+    progress,
   );
   if (!result.finished) return { finished: false, step: result.step, pretrain: result };
 
@@ -216,7 +214,7 @@ export async function adapt(options: AdaptOptions, command: string, log: (line: 
   };
   await writeJson(join(settings.out, 'adapt-summary.json'), summary);
   await writeFileAtomic(join(settings.out, 'MODEL_CARD.md'), modelCard(summary));
-  log(`held-out behaviour NLL per token: ${summary.heldout_nll_before.toFixed(4)} -> ${summary.heldout_nll_after.toFixed(4)}; model id ${adapted.id} (base ${baseLm.id})`);
+  progress.log(`held-out behaviour NLL per token: ${summary.heldout_nll_before.toFixed(4)} -> ${summary.heldout_nll_after.toFixed(4)}; model id ${adapted.id} (base ${baseLm.id})`);
   return { finished: true, step: result.step, pretrain: result, summary };
 }
 

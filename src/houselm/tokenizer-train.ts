@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { writeJson } from '../io/files.js';
+import { writeJson } from '../io/index.js';
 
 export const END_OF_TEXT_TOKEN = '<|endoftext|>';
 const UNKNOWN_TOKEN = '<unk>';

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { parseSentencePieceVocab, trainTokenizer, writeTokenizerFiles } from '../../src/lm/tokenizer-train.js';
+import { parseSentencePieceVocab, trainTokenizer, writeTokenizerFiles } from '../../src/houselm/tokenizer-train.js';
 import { loadTokenizer } from '../../src/lm/tokenizer.js';
 
 let dir: string;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
-import { CausalLm, MASKED, causalMask } from '../../src/lm/model.js';
+import { CausalLm, MASKED, causalMask } from '../../src/lm/causal-lm.js';
 import type { ProfileLm } from '../../src/profile/index.js';
 import { argmax, referenceLogits, referenceNll } from '../helpers/referenceLm.js';
 import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openSafetensors, roundToDtype, writeSafetensors, type FloatDtype } from '../../src/lm/safetensors.js';
+import { openSafetensors, roundToDtype, writeSafetensors, type FloatDtype } from '../../src/io/index.js';
 
 let dir: string;
 before(async () => {

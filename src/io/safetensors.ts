@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { AtomicFile } from '../io/atomic.js';
+import { AtomicFile } from './atomic.js';
 
 /** Float dtypes the writer produces and the reader upcasts to Float32Array. */
 export type FloatDtype = 'F32' | 'F16' | 'BF16';

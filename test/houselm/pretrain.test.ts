@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadCheckpoint } from '../../src/lm/checkpoint.js';
-import { openSafetensors } from '../../src/lm/safetensors.js';
-import { heldOutPerplexity, learningRate, pretrain, unigramPerplexity, type PretrainOptions, type PretrainResult } from '../../src/lm/pretrain.js';
+import { openSafetensors } from '../../src/io/index.js';
+import { heldOutPerplexity, learningRate, pretrain, unigramPerplexity, type PretrainOptions, type PretrainResult } from '../../src/houselm/pretrain.js';
 
 /** A small repetitive corpus: a few dozen documents a tiny model can learn something from quickly. */
 function corpusText(seed: number): string {
@@ -44,9 +44,7 @@ describe('pretrain (tiny GPT-2 on a tiny corpus)', () => {
     checkpointEvery: 7,
     seed: 3,
     threads: 1,
-    progress: false,
   });
-  const quiet = () => undefined;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'userip-pretrain-'));
@@ -54,7 +52,7 @@ describe('pretrain (tiny GPT-2 on a tiny corpus)', () => {
     await mkdir(corpus);
     await writeFile(join(corpus, 'train.txt'), corpusText(0));
     await writeFile(join(corpus, 'valid.txt'), corpusText(1).slice(0, 600));
-    full = await pretrain(settings(join(root, 'full')), quiet);
+    full = await pretrain(settings(join(root, 'full')));
   });
   after(() => rm(root, { recursive: true, force: true }));
 
@@ -101,10 +99,10 @@ describe('pretrain (tiny GPT-2 on a tiny corpus)', () => {
 
   test('a run interrupted and resumed ends with the same weights as an uninterrupted one', async () => {
     const out = join(root, 'resumed');
-    const first = await pretrain({ ...settings(out), stopAfter: 12 }, quiet);
+    const first = await pretrain({ ...settings(out), stopAfter: 12 });
     assert.equal(first.finished, false);
     assert.equal(first.step, 12);
-    const second = await pretrain(settings(out), quiet);
+    const second = await pretrain(settings(out));
     assert.equal(second.finished, true);
     assert.equal(second.step, 30);
     assert.deepEqual(second.evals, full.evals);
@@ -118,7 +116,7 @@ describe('pretrain (tiny GPT-2 on a tiny corpus)', () => {
   });
 
   test('changed settings refuse to resume a checkpoint', async () => {
-    await assert.rejects(pretrain({ ...settings(join(root, 'full')), hidden: 64 }, quiet), /belongs to a run with other settings/);
+    await assert.rejects(pretrain({ ...settings(join(root, 'full')), hidden: 64 }), /belongs to a run with other settings/);
   });
 });
 

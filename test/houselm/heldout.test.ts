@@ -13,7 +13,7 @@ import {
   unigramPerplexity,
   unigramPerplexityFromCounts,
   writeUnigramCounts,
-} from '../../src/lm/pretrain.js';
+} from '../../src/houselm/pretrain.js';
 import { loadCheckpoint } from '../../src/lm/checkpoint.js';
 import { gpt2Tokenizer } from '../../src/lm/tokenizer.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';

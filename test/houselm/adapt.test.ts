@@ -10,14 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { behaviourLines, loadPrepared, prepareData, type Interaction, type Prepared } from '../../src/data/index.js';
-import { adapt, type AdaptOptions, type AdaptResult } from '../../src/lm/adapt.js';
-import { splitCorpusDocuments } from '../../src/lm/corpus.js';
-import { CausalLm, openSafetensors } from '../../src/lm/index.js';
+import { adapt, splitCorpusDocuments, type AdaptOptions, type AdaptResult } from '../../src/houselm/index.js';
+import { CausalLm } from '../../src/lm/index.js';
+import { openSafetensors } from '../../src/io/index.js';
 import { tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
 const PREFIX = 'Recently the user watched:';
-const quiet = () => undefined;
 
 async function modelWeights(dir: string): Promise<Map<string, Float32Array>> {
   const reader = await openSafetensors(join(dir, 'model.safetensors'));
@@ -65,7 +64,6 @@ describe('lm adapt (tiny GPT-2, 12 MovieLens users)', () => {
     evalEvery: 0,
     checkpointEvery: 5,
     threads: 1,
-    progress: false,
     ...extra,
   });
 
@@ -79,7 +77,7 @@ describe('lm adapt (tiny GPT-2, 12 MovieLens users)', () => {
     const withValidation = [...new Set(prepared.split.valid.map((row) => row.user))];
     excluded = [withValidation[1], withValidation[3]];
     await writeFile(join(root, 'cold-users.txt'), `${excluded.join('\n')}\n\n`);
-    const result = await adapt(settings(join(root, 'full')), 'userip lm adapt (test)', quiet);
+    const result = await adapt(settings(join(root, 'full')), 'userip lm adapt (test)');
     assert.ok(result.finished);
     full = result;
   });
@@ -120,10 +118,10 @@ describe('lm adapt (tiny GPT-2, 12 MovieLens users)', () => {
 
   test('a run stopped with stopAfter and resumed ends with the uninterrupted run\'s weights', async () => {
     const out = join(root, 'resumed');
-    const stopped = await adapt(settings(out, { stopAfter: 5 }), 'first', quiet);
+    const stopped = await adapt(settings(out, { stopAfter: 5 }), 'first');
     assert.equal(stopped.finished, false);
     assert.equal(stopped.step, 5);
-    const resumed = await adapt(settings(out), 'second', quiet);
+    const resumed = await adapt(settings(out), 'second');
     assert.ok(resumed.finished);
     assert.equal(resumed.summary.heldout_nll_before, full.summary.heldout_nll_before);
     assert.equal(resumed.summary.heldout_nll_after, full.summary.heldout_nll_after);
@@ -131,7 +129,7 @@ describe('lm adapt (tiny GPT-2, 12 MovieLens users)', () => {
 
     // The checkpoint belongs to this text: other excluded users may not continue it.
     await writeFile(join(root, 'fewer.txt'), `${excluded[0]}\n`);
-    await assert.rejects(adapt(settings(out, { excludeUsers: join(root, 'fewer.txt') }), 'third', quiet), /other behaviour text/);
+    await assert.rejects(adapt(settings(out, { excludeUsers: join(root, 'fewer.txt') }), 'third'), /other behaviour text/);
   });
 
   test('the result loads as a new model, with its own id, and profile tune takes it', async () => {

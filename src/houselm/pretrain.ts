@@ -13,15 +13,14 @@
  * architecture and tokenizer): `lm adapt` is this with a corpus of behaviour text.
  */
 import { createHash } from 'node:crypto';
-import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic, writeJson } from '../io/files.js';
-import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
   AdamW,
   Graph,
+  mean,
   Rng,
   Runtime,
   clipGradNorm,
@@ -36,13 +35,9 @@ import {
   type Tensor,
 } from '../engine/index.js';
 import * as nn from '../engine/nn.js';
-import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import { parseLmConfig, type LmConfig } from './config.js';
-import { splitCorpusDocuments } from './corpus.js';
-import { openSafetensors, roundToDtype, writeSafetensors, type TensorToWrite } from './safetensors.js';
-import { gpt2Tokenizer, loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { gpt2Logits } from './transformer.js';
-import { expectedTensors } from './weights.js';
+import { expectedTensors, gpt2Logits, gpt2Tokenizer, loadCheckpoint, loadTokenizer, parseLmConfig, type Checkpoint, type LmConfig, type Tokenizer } from '../lm/index.js';
+import { splitCorpusDocuments } from './corpus/text.js';
+import { exists, openSafetensors, readJsonWith, readOptimizerSnapshots, writeTrainingCheckpoint, roundToDtype, silentProgress, writeFileAtomic, writeJson, writeSafetensors, type Progress, type TensorToWrite } from '../io/index.js';
 
 export const GPT2_VOCAB_SIZE = 50257;
 const END_OF_TEXT = 50256;
@@ -94,8 +89,6 @@ export const pretrainSettingsSchema = runSchema.extend({
   minutes: z.number().positive().optional(),
   /** Stop (checkpointed, no model files) once this step is reached: interrupting on purpose. */
   stopAfter: positiveInt.optional(),
-  /** Draw a progress bar on stderr (a line every 30 s when stderr is not a terminal). */
-  progress: z.boolean().default(true),
 });
 export type PretrainSettings = z.infer<typeof pretrainSettingsSchema>;
 export type PretrainOptions = z.input<typeof pretrainSettingsSchema>;
@@ -308,15 +301,7 @@ export async function writeUnigramCounts(corpusDir: string, out: string, tok: To
 
 /** Reads a `writeUnigramCounts` file, checking that the counts have the vocabulary's length and sum to `total`. */
 export async function readUnigramCounts(path: string): Promise<UnigramCounts> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
-  const parsed = unigramFileSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`${path}: not a unigram count file:\n${z.prettifyError(parsed.error)}`);
-  const { vocabSize, total, counts } = parsed.data;
+  const { vocabSize, total, counts } = await readJsonWith(unigramFileSchema, path, 'a unigram count file');
   if (counts.length !== vocabSize) throw new Error(`${path}: ${counts.length} counts for a vocabulary of ${vocabSize}`);
   const sum = counts.reduce((a, b) => a + b, 0);
   if (sum !== total) throw new Error(`${path}: the counts sum to ${sum}, not to total ${total}`);
@@ -573,21 +558,14 @@ interface TrainState {
   trainSeconds: number;
   evals: EvalResult[];
   initialVal?: EvalResult;
-  optimizers: { decay: Omit<OptimizerState, 'tensors'>; noDecay: Omit<OptimizerState, 'tensors'> };
 }
 
 type Optimizer = ReturnType<typeof optimizerFromState>;
 
-async function saveCheckpoint(dir: string, weights: readonly Weight[], decay: Optimizer, noDecay: Optimizer, state: Omit<TrainState, 'optimizers'>): Promise<void> {
+async function saveCheckpoint(dir: string, weights: readonly Weight[], decay: Optimizer, noDecay: Optimizer, state: TrainState): Promise<void> {
   const tensors: Record<string, TensorToWrite> = {};
   for (const w of weights) tensors[`param/${w.name}`] = { dtype: 'F32', shape: w.shape, data: w.data };
-  const split = (opt: Optimizer, prefix: string) => {
-    const { tensors: t, ...rest } = opt.state();
-    for (const [key, data] of Object.entries(t)) tensors[`${prefix}/${key}`] = { dtype: 'F32', shape: [data.length], data };
-    return rest;
-  };
-  const full: TrainState = { ...state, optimizers: { decay: split(decay, 'decay'), noDecay: split(noDecay, 'nodecay') } };
-  await writeSafetensors(join(dir, CHECKPOINT), tensors, { [STATE_KEY]: JSON.stringify(full) });
+  await writeTrainingCheckpoint(join(dir, CHECKPOINT), tensors, { decay: decay.state(), noDecay: noDecay.state() }, { [STATE_KEY]: JSON.stringify(state) });
 }
 
 async function loadCheckpointState(dir: string, weights: readonly Weight[]): Promise<{ state: TrainState; decay: Optimizer; noDecay: Optimizer }> {
@@ -595,14 +573,8 @@ async function loadCheckpointState(dir: string, weights: readonly Weight[]): Pro
   try {
     const state = JSON.parse(reader.metadata[STATE_KEY]) as TrainState;
     for (const w of weights) w.data.set(await reader.readFloat32(`param/${w.name}`));
-    const restore = async (meta: Omit<OptimizerState, 'tensors'>, prefix: string): Promise<Optimizer> => {
-      const tensors: Record<string, Float32Array> = {};
-      for (const name of reader.tensors.keys()) {
-        if (name.startsWith(`${prefix}/`)) tensors[name.slice(prefix.length + 1)] = await reader.readFloat32(name);
-      }
-      return optimizerFromState({ ...meta, tensors } as OptimizerState);
-    };
-    return { state, decay: await restore(state.optimizers.decay, 'decay'), noDecay: await restore(state.optimizers.noDecay, 'nodecay') };
+    const optimizers = await readOptimizerSnapshots(reader);
+    return { state, decay: optimizerFromState(optimizers.decay as OptimizerState), noDecay: optimizerFromState(optimizers.noDecay as OptimizerState) };
   } finally {
     await reader.close();
   }
@@ -620,7 +592,8 @@ export function learningRate(s: RunSettings, step: number): number {
   return min + 0.5 * (s.lr - min) * (1 + Math.cos(Math.PI * Math.min(progress, 1)));
 }
 
-export async function pretrain(options: PretrainOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<PretrainResult> {
+export async function pretrain(options: PretrainOptions, progress: Progress = silentProgress): Promise<PretrainResult> {
+  const log = (line: string) => progress.log(line);
   const settings = pretrainSettingsSchema.parse(options);
   const run = runSchema.parse(settings);
   const init = await initCheckpoint(run);
@@ -696,18 +669,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       savedStep = step;
     };
 
-    const bars = settings.progress
-      ? new cliProgress.MultiBar({
-          format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | lr {lr} | ETA {eta_formatted}',
-          stream: process.stderr,
-          hideCursor: true,
-          etaBuffer: 50,
-          noTTYOutput: true,
-          notTTYSchedule: 30_000,
-        })
-      : undefined;
-    const bar = bars?.create(run.steps, step, { loss: '-', tps: '-', lr: '-' });
-    const say = (line: string) => (bars ? bars.log(`${line}\n`) : log(line));
+    progress.start('train steps', run.steps, step);
     let lastTick = Date.now();
     try {
       while (step < run.steps) {
@@ -736,17 +698,17 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
         const seconds = (now - lastTick) / 1000;
         trainSeconds += seconds;
         lastTick = now;
-        bar?.update(step, { loss: loss.toFixed(3), tps: Math.round(tokensPerStep / seconds), lr: lr.toExponential(2) });
-        if (step % 10 === 0 || step === run.steps) await record({ event: 'train', step, loss, lr, gradNorm, tokensPerSecond: tokensPerStep / seconds });
+        progress.update(step, `loss ${loss.toFixed(3)} | ${Math.round(tokensPerStep / seconds)} tok/s | lr ${lr.toExponential(2)}`);
+        if (step % 10 === 0 || step === run.steps) await record({ event: 'train', step, loss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerStep / seconds });
         if (settings.evalEvery > 0 && step % settings.evalEvery === 0) {
           const e = await periodicEval();
-          say(`step ${step}: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}), train loss ${mean(recentLosses).toFixed(4)}`);
+          log(`step ${step}: val loss ${e.loss.toFixed(4)} (ppl ${e.ppl.toFixed(1)}), train loss ${mean(recentLosses).toFixed(4)}`);
         }
         if (step % settings.checkpointEvery === 0) await checkpoint();
         lastTick = Date.now(); // evaluation and checkpointing are not training time
       }
     } finally {
-      bars?.stop();
+      progress.stop();
     }
     if (step !== savedStep) await checkpoint();
     const base = { stoppedBy, step, tokensSeen: step * tokensPerStep, params, trainSeconds, evals, initialVal };
@@ -758,7 +720,7 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
 
     // The shipped weights are F16, so the reported perplexity is that of the F16 weights.
     const f16 = new Map(weights.map((w) => [w.name, roundToDtype(w.data, 'F16')]));
-    say(`evaluating on all ${validTokens.length} validation tokens`);
+    log(`evaluating on all ${validTokens.length} validation tokens`);
     const full = await evaluate(evalSession, weightFeeds(weights, (w) => f16.get(w.name)!), validTokens, T, run.batch);
     const val: EvalResult = { step, loss: full.loss, ppl: Math.exp(full.loss), tokens: full.tokens };
     const unigramPpl = unigramPerplexity(trainTokens, validTokens, vocab.size);
@@ -772,19 +734,19 @@ export async function pretrain(options: PretrainOptions, log: (line: string) => 
       heads: run.heads,
       context: T,
       steps: step,
-      plannedSteps: run.steps,
-      stoppedBy,
-      tokensSeen: step * tokensPerStep,
-      trainTokens: trainTokens.length,
-      validTokens: validTokens.length,
-      trainSeconds: Math.round(trainSeconds),
+      planned_steps: run.steps,
+      stopped_by: stoppedBy,
+      tokens_seen: step * tokensPerStep,
+      train_tokens: trainTokens.length,
+      valid_tokens: validTokens.length,
+      train_seconds: Math.round(trainSeconds),
       threads: settings.threads,
-      trainLoss,
+      train_loss: trainLoss,
       val_loss: val.loss,
       val_ppl: val.ppl,
       unigram_ppl: unigramPpl,
       ratio: val.ppl / unigramPpl,
-      vocabSize: vocab.size,
+      vocab_size: vocab.size,
       tokenizer: run.init ?? run.tokenizer ?? 'gpt2 (r50k_base)',
       bits_per_byte: bitsPerByte,
     };
@@ -807,16 +769,5 @@ async function writeModel(dir: string, run: RunSettings, vocab: { size: number; 
   const tokenizerDir = run.init ?? run.tokenizer;
   if (tokenizerDir === undefined) await writeGpt2TokenizerFiles(dir);
   else for (const file of await tokenizerFiles(tokenizerDir)) await writeFileAtomic(join(dir, file), await readFile(join(tokenizerDir, file)));
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
