@@ -81,7 +81,7 @@ export async function profileDiagnostics(
       sample.map((u) => {
         const { user, train, trainWeights } = users[u];
         const keep = (_: unknown, i: number) => i % 2 === parity;
-        return trainWeights ? { user, train: train.filter(keep), trainWeights: trainWeights.filter(keep), valid: [] } : { user, train: train.filter(keep), valid: [] };
+        return { user, train: train.filter(keep), trainWeights: trainWeights?.filter(keep), valid: [] };
       });
     const frozen = { population: result.population, codebooks: result.codebooks, deltaCentroids: result.deltaCentroids };
     const tuneHalf = async (parity: number) => (await tuneProfiles(lm, template, half(parity), { ...options, frozen, checkpointDir: undefined, onProgress: undefined })).ids;

@@ -160,7 +160,7 @@ export function behaviourWindows(prepared: Prepared, lm: CausalLm, config: TuneC
 
 /** A user's train windows as the trainer takes them (no validation text). */
 export function trainBehaviour(user: string, windows: BehaviourWindows): UserBehaviour {
-  return windows.weights ? { user, train: windows.tokens, trainWeights: windows.weights, valid: [] } : { user, train: windows.tokens, valid: [] };
+  return { user, train: windows.tokens, trainWeights: windows.weights, valid: [] };
 }
 
 /**

@@ -17,7 +17,11 @@ export interface FitOptions {
   iterations?: number;
   /** A code with fewer members is re-seeded; below 1 it is a fraction of n. Default 1 (no empty codes); 0 disables. */
   minUsage?: number;
-  /** Independent k-means++ runs; the one with the lowest inertia is kept. Default 1. */
+  /**
+   * Independent k-means++ runs; the one with the lowest inertia is kept. Default 10 (scikit-learn's
+   * n_init), 1 with `init`: one seeding's local optimum moves with float rounding in the vectors,
+   * and the profile codes with it.
+   */
   restarts?: number;
   /**
    * Start from these centroids instead of k-means++ (a copy is refined). Re-fitting each epoch from
@@ -40,7 +44,7 @@ export interface FitResult {
 
 /** Fits k codes to the n rows of `vectors` (n×d). Deterministic for a given seed. */
 export function fitCodebook(vectors: Float32Array, n: number, d: number, k: number, opts: FitOptions): FitResult {
-  const { seed, iterations = 25, minUsage = 1, restarts = 1, init } = opts;
+  const { seed, iterations = 25, minUsage = 1, init, restarts = init ? 1 : 10 } = opts;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`fitCodebook: need at least one vector, got n = ${n}`);
   if (countRows(vectors, d, 'fitCodebook') !== n) throw new RangeError(`fitCodebook: vectors hold ${vectors.length / d} rows, n = ${n}`);
   if (!Number.isInteger(iterations) || iterations < 0) throw new RangeError(`fitCodebook: iterations must be an integer ≥ 0, got ${iterations}`);
