@@ -26,7 +26,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'userip-compare-'));
   await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 4, hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 128 });
   await prepareData({ dataset: 'embedded', out: data(), threshold: 3, skipBadRows: false, maxUsers: 40 });
-  await tuneRun(tuneSchema.parse({ data: data(), out: run(), lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1 }));
+  await tuneRun(tuneSchema.parse({ data: data(), out: run(), lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 2, emRounds: 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1 }));
 });
 after(() => rm(dir, { recursive: true, force: true }));
 

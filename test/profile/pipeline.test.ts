@@ -28,7 +28,7 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 const settings = (out: string, extra: Record<string, unknown> = {}) =>
-  tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 3, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1, ...extra });
+  tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 3, emRounds: 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1, ...extra });
 
 it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles new users', async () => {
   const out = join(dir, 'run');

@@ -32,7 +32,7 @@ export async function writeDemoLikeRun(dir: string, options: DemoLikeOptions): P
   const data = join(dir, 'data');
   await prepareData({ dataset: 'embedded', out: data, threshold: 3, skipBadRows: false, maxUsers: options.users });
   const profile = join(dir, 'profile');
-  await tuneRun(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, userSteps: options.userSteps ?? 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1 }));
+  await tuneRun(tuneSchema.parse({ data, out: profile, lm: lmDir, behaviourTokens: options.behaviourTokens ?? 40, userSteps: options.userSteps ?? 2, emRounds: 2, populationSteps: 4, batchTokens: 512, diagnosticsUsers: 4, lr: 0.05, threads: 1 }));
 
   await trainServingModel({ data, run: profile, out: join(dir, 'serve-model'), seed: 0, threads: 1, ctr: { epochs: options.ctrEpochs ?? 1 } });
 }
