@@ -66,7 +66,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
 });
 
 function runTune(out: string): ReturnType<typeof spawn> {
-  return spawn(process.execPath, [CLI, 'profile', 'tune', '--data', join(dir, 'data'), '--out', out, '--lm', join(dir, 'lm'), '--behaviour-tokens', '40', '--user-steps', '12', '--convergence', '0', '--population-steps', '6', '--batch-tokens', '256', '--diagnostics-users', '4', '--lr', '0.05', '--threads', '1', '--checkpoint-every', '1'], { stdio: 'ignore' });
+  return spawn(process.execPath, [CLI, 'profile', 'tune', '--data', join(dir, 'data'), '--out', out, '--lm', join(dir, 'lm'), '--behaviour-tokens', '40', '--user-steps', '12', '--convergence', '0', '--em-rounds', '2', '--population-steps', '6', '--batch-tokens', '256', '--diagnostics-users', '4', '--lr', '0.05', '--threads', '1', '--checkpoint-every', '1'], { stdio: 'ignore' });
 }
 
 async function softTokens(out: string): Promise<Float32Array> {

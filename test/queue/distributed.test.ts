@@ -50,7 +50,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const flags = ['--behaviour-tokens', '40', '--user-steps', '6', '--convergence', '0', '--population-steps', '4', '--batch-tokens', '256', '--diagnostics-users', '4', '--lr', '0.05', '--threads', '1'];
+const flags = ['--behaviour-tokens', '40', '--user-steps', '6', '--convergence', '0', '--em-rounds', '2', '--population-steps', '4', '--batch-tokens', '256', '--diagnostics-users', '4', '--lr', '0.05', '--threads', '1'];
 const settings = (out: string, seed = 0): TuneConfig =>
   tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 40, userSteps: 6, convergence: 0, emRounds: 2, populationSteps: 4, batchTokens: 256, diagnosticsUsers: 4, lr: 0.05, threads: 1, seed });
 
