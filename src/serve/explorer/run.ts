@@ -5,9 +5,9 @@
  * of the views.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FeatureBank } from '../../bank/index.js';
+import { readJson } from '../../io/files.js';
 import { loadPrepared, sortByTime, type Interaction, type ItemInfo } from '../../data/index.js';
 import { readTunedProfiles, type TunedProfiles } from '../../profile/index.js';
 import type { BehaviourLine, CodebooksView, CodeView, NeighbourView, ReportView, UserView } from './views.js';
@@ -153,13 +153,9 @@ async function optionalJson(path: string, notes: string[], hint = ''): Promise<R
     notes.push(`no ${path}${hint ? `: ${hint}` : ''}`);
     return undefined;
   }
-  try {
-    const value: unknown = JSON.parse(await readFile(path, 'utf8'));
-    // explain.json is an array of slots; the others are objects.
-    return Array.isArray(value) ? { slots: value } : (value as Record<string, unknown>);
-  } catch (error) {
-    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
-  }
+  const value = await readJson<unknown>(path);
+  // explain.json is an array of slots; the others are objects.
+  return Array.isArray(value) ? { slots: value } : (value as Record<string, unknown>);
 }
 
 const record = (value: unknown): Record<string, unknown> => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {});
