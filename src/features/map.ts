@@ -9,11 +9,11 @@
  *   itemAttribute[i]  attribute index of item i
  *   slots[j]          profile slot j (bank order) and the model field its ID feeds (`userip_<slot>`)
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { USER_FIELD } from '../ctr/index.js';
-import { readJson, writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic } from '../io/files.js';
 
 export const FEATURE_MAP_FILE = 'features.json';
 const FORMAT = 'userip-features/1';
@@ -104,7 +104,13 @@ export interface FeatureIndex extends FeatureMap {
 /** Reads `<dir>/features.json`. */
 export async function loadFeatureMap(dir: string): Promise<FeatureIndex> {
   const path = join(dir, FEATURE_MAP_FILE);
-  return indexFeatureMap(parseFeatureMap(await readJson<unknown>(path), `in ${path}`));
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read the feature map ${path} (written next to the model by buildFeatureMap + saveFeatureMap): ${(error as Error).message}`);
+  }
+  return indexFeatureMap(parseFeatureMap(json, `in ${path}`));
 }
 
 export function indexFeatureMap(map: FeatureMap): FeatureIndex {

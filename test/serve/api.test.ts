@@ -311,7 +311,7 @@ describe('startup refuses what does not belong together', () => {
       await tryMap({ slots: [...map.slots].reverse() }, /the bank's profile slots \(hobby, background\) differ from the feature map's \(background, hobby\)/);
       await tryMap({ itemAttribute: map.itemAttribute.slice(1) }, /59 entries for 60 items\n.*at itemAttribute/);
       await writeFile(path, '{"format": ');
-      await assert.rejects(openFixtureServer(fx, runtime), /cannot read .*features\.json/);
+      await assert.rejects(openFixtureServer(fx, runtime), /cannot read the feature map .*features\.json/);
     } finally {
       await writeFile(path, original);
     }
