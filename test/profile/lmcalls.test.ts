@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Rng, Runtime } from '../../src/engine/index.js';
 import { CausalLm } from '../../src/lm/index.js';
-import { buildPrompt, DEFAULT_SLOTS, templateTokens, tuneProfiles, type TuneOptions, type UserBehaviour } from '../../src/profile/index.js';
+import { buildPrompt, DEFAULT_SLOTS, templateTokens, tuneProfiles, type UserBehaviour } from '../../src/profile/index.js';
 import { lmCalls } from '../../src/profile/trainer.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { testTuneOptions } from '../helpers/tuning.js';
 
 const rt = new Runtime({ threads: 1 });
 let dir: string;
@@ -54,10 +55,7 @@ it('a run split into small LM calls tunes the same tokens as one call per step, 
   const text = (u: number, len: number) => lm.tokenizer.encode(Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' '));
   // 2 to 5 windows per user of different lengths: user steps and population steps span several calls.
   const users: UserBehaviour[] = Array.from({ length: 6 }, (_, u) => ({ user: `u${u}`, train: Array.from({ length: 2 + (u % 4) }, (_, w) => text(u, 2 + w)), valid: [text(u, 4)] }));
-  const options: TuneOptions = {
-    mask: 'paper', lr: 0.05, populationLr: 0.05, userOptimizer: 'adamw', codebookSizes: [2, 2], batchTokens: 200, lmBatchTokens: 100_000, windowsPerStep: 'auto',
-    populationSteps: 3, userSteps: 2, convergence: 0, prior: 0.01, emRounds: 2, commitment: 0.1, seed: 1, checkpointEvery: 1000, configHash: 'lmcalls',
-  };
+  const options = testTuneOptions({ codebookSizes: [2, 2], batchTokens: 200, lmBatchTokens: 100_000, windowsPerStep: 'auto', userSteps: 2, convergence: 0, seed: 1, configHash: 'lmcalls' });
   const whole = await tuneProfiles(lm, template, users, options);
   const split = await tuneProfiles(lm, template, users, { ...options, lmBatchTokens: 40 });
   assert.ok(split.steps === whole.steps && split.tokens === whole.tokens);
