@@ -170,7 +170,7 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
       let failed: (error: Error) => void = () => undefined;
       const failure = new Promise<never>((_, reject) => (failed = reject));
       failure.catch(() => undefined);
-      const onFailed = async ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
+      const onFailedAsync = async ({ jobId, failedReason }: { jobId: string; failedReason: string }) => {
         const s = shardOf(jobId);
         if (s === undefined) return;
         // 'failed' is also sent for an attempt that will be retried: only a job in the failed set stops the run.
@@ -179,6 +179,9 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
           failed(new Error(`tune run ${run}: shard ${s} of E-step ${round + 1} failed after ${job!.attemptsMade} attempt(s): ${failedReason}; fix it and rerun the same command to retry the shard`));
         }
       };
+      // The listener's own Redis reads can fail (a connection closing as the run stops): that error is
+      // the run's failure, not an unhandled rejection.
+      const onFailed = (event: { jobId: string; failedReason: string }) => void onFailedAsync(event).catch(failed);
       shardEvents.on('progress', onProgress);
       shardEvents.on('completed', onCompleted);
       shardEvents.on('failed', onFailed);
