@@ -21,7 +21,7 @@ export function profileCommand(): Command {
     .option('--behaviour-tokens <n>', 'tokens per window of behaviour text; the whole train history is cut into such windows (default 256, cut to the LM\'s context)', intFlag)
     .option('--behaviour-ratings <on|off>', 'end each behaviour line with the user\'s rating (default on)', switchFlag)
     .option('--rating-text <style>', 'number | liked: write the rating as "rated 4.5", or as "liked" / "disliked" at the data\'s click threshold (default liked)')
-    .option('--rating-weight <x>', 'weight of the rating\'s tokens in the behaviour NLL, relative to the item text\'s (default 1: plain likelihood)', numberFlag)
+    .option('--rating-weight <x>', 'weight of the rating\'s tokens in the behaviour NLL, relative to the item text\'s (default 10; 1: plain likelihood)', numberFlag)
     .option('--lr <x>', 'learning rate of the users\' tokens (default 0.01)', numberFlag)
     .option('--user-optimizer <name>', 'adamw | gradient: how a user\'s offset steps (gradient: lr × gradient / the user\'s first gradient norm in the E-step, along the LM\'s sensitive directions) (default adamw)')
     .option('--population-lr <x>', 'AdamW learning rate of the population token (default 0.05)', numberFlag)

@@ -40,8 +40,8 @@ export const tuneSchema = z.object({
   behaviourRatings: z.boolean().default(true),
   /** How the rating is written: "rated 4.5", or "liked" / "disliked" at the data's click threshold (what a CTR label says). */
   ratingText: z.enum(['number', 'liked']).default('liked'),
-  /** Weight of the rating's tokens in the behaviour NLL, relative to the item text's (1: plain likelihood). */
-  ratingWeight: z.number().positive().default(1),
+  /** Weight of the rating's tokens in the behaviour NLL, relative to the item text's (1: plain likelihood). 10 by default: with the rating written as liked / disliked, the tokens then follow what a click label says (docs/results.md). */
+  ratingWeight: z.number().positive().default(10),
   mask: z.enum(MASK_MODES).default('paper'),
   lr: z.number().positive().default(0.01),
   userOptimizer: z.enum(['adamw', 'gradient']).default('adamw'),
