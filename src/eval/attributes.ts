@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { indexIds, loadPrepared } from '../data/index.js';
+import { bankIdColumns, readTuneRun, softTokenRows } from '../profile/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
 import { nmi } from './nmi.js';
 import { DEFAULT_PROBE, probeAccuracy } from './probe.js';
-import { bankIdColumns, readTuneRun, softTokenRows } from './run.js';
 import { buildVocab, ratingRows } from '../features/index.js';
 
 export const attributesSchema = z

@@ -12,38 +12,14 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
-import { addNewUsers, assertRunMadeFrom, refitCodebooksWithout } from '../profile/index.js';
-import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type CtrModelName, type LabeledRows } from '../ctr/index.js';
+import { addNewUsers, assertRunMadeFrom, bankIdColumns, readTuneRun, refitCodebooksWithout, softTokenRows, type TuneRun } from '../profile/index.js';
+import { CTR_MODELS, CtrModel, auc, gauc, logloss, trainCtr, type CtrModelName, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
 import { bootstrapAucs, deltaAucInterval } from './stats.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type DeltaAucInterval, type FeatureSet, type Protocol, type RunRecord } from './report.js';
-import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from '../features/index.js';
-
-/**
- * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped
- * data faster than 1e-3, patience 3 keeps DCN from stopping at the main effects, and 10 epochs bound
- * the wall time of 50 runs.
- */
-export const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
-  lr: z.number().positive().default(3e-3),
-  epochs: z.number().int().positive().default(10),
-  patience: z.number().int().positive().default(3),
-});
-
-/** What every CTR run on a tune run names: its inputs and output, the CTR model and its settings. */
-export const ctrOnTuneRunSchema = z.object({
-  /** Output directory of `userip data prepare`. */
-  data: z.string(),
-  /** Output directory of `userip profile tune` on that data. */
-  run: z.string(),
-  out: z.string(),
-  model: z.enum(CTR_MODELS).default('dcn'),
-  ctr: compareCtrSchema.prefault({}),
-  threads: z.number().int().positive().optional(),
-});
+import { buildVocab, ctrOnTuneRunSchema, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from '../features/index.js';
 
 export const compareSchema = ctrOnTuneRunSchema
   .omit({ model: true })

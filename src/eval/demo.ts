@@ -13,7 +13,7 @@ import { readJsonWith, saveConfig, silentProgress, writeJson, type Progress } fr
 import { exportBank, explainRun, tuneSchema, tuneRun, type BankExport, type SlotExplanation, type TuneConfig, type TuneSummary } from '../profile/index.js';
 import { compareFeatureSets } from './compare.js';
 import type { CompareReport } from './report.js';
-import { trainServingModel, type ServingModelSummary } from './serving.js';
+import { trainServingModel, type ServingModelSummary } from '../features/index.js';
 
 /**
  * An experiment's settings: optionally the dataset as `data prepare --config` takes it (default the

@@ -51,4 +51,5 @@ export {
   type TunedProfiles,
   type TuneSummary,
 } from './run.js';
+export { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './outputs.js';
 export { LmProfiles, openOnlineProfiles, type LmProfilesOptions } from './online.js';

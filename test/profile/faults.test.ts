@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
 import { EMBEDDED_DATASET_DIR, loadPrepared, prepareData } from '../../src/data/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { trainServingModel } from '../../src/eval/index.js';
+import { trainServingModel } from '../../src/features/index.js';
 import { CausalLm } from '../../src/lm/index.js';
 import { openSafetensors, writeSafetensors } from '../../src/io/index.js';
 import { DEFAULT_SLOTS, templateTokens, tuneProfiles, tuneRun, tuneSchema, type TuneOptions } from '../../src/profile/index.js';

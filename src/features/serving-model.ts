@@ -7,13 +7,35 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadPrepared } from '../data/index.js';
-import { CtrModel, auc, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
+import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, logloss, saveCtrModel, trainCtr } from '../ctr/index.js';
 import { Runtime } from '../engine/index.js';
-import { assertRunMadeFrom } from '../profile/index.js';
-import { ctrOnTuneRunSchema } from './compare.js';
+import { assertRunMadeFrom, bankIdColumns, readTuneRun } from '../profile/index.js';
 import { writeJson } from '../io/files.js';
-import { bankIdColumns, readTuneRun } from './run.js';
-import { buildFeatureMap, buildVocab, ctrTable, encodeRows, fieldSchema, saveFeatureMap, slotIdFields } from '../features/index.js';
+import { buildFeatureMap, saveFeatureMap } from './map.js';
+import { buildVocab, ctrTable, encodeRows, fieldSchema, slotIdFields } from './table.js';
+
+/**
+ * CTR settings of every CTR run on a tune run (the comparison's and the serving model's). Defaults
+ * differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped data faster than 1e-3, patience 3
+ * keeps DCN from stopping at the main effects, and 10 epochs bound the wall time of 50 runs.
+ */
+export const pipelineCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
+  lr: z.number().positive().default(3e-3),
+  epochs: z.number().int().positive().default(10),
+  patience: z.number().int().positive().default(3),
+});
+
+/** What every CTR run on a tune run names: its inputs and output, the CTR model and its settings. */
+export const ctrOnTuneRunSchema = z.object({
+  /** Output directory of `userip data prepare`. */
+  data: z.string(),
+  /** Output directory of `userip profile tune` on that data. */
+  run: z.string(),
+  out: z.string(),
+  model: z.enum(CTR_MODELS).default('dcn'),
+  ctr: pipelineCtrSchema.prefault({}),
+  threads: z.number().int().positive().optional(),
+});
 
 export const servingModelSchema = ctrOnTuneRunSchema
   .extend({

@@ -1,11 +1,12 @@
 /**
- * What the evaluation reads from a `userip profile tune` run: the tuned users' soft tokens (one row of
- * S·D values per user), the IDs the feature bank holds for them, and the tune summary.
+ * What the steps after tuning (the comparison, attribute recovery, the serving model) read from a
+ * finished `userip profile tune` run: the tuned users' soft tokens (one row of S·D values per user),
+ * the IDs the feature bank holds for them, and the tune summary.
  */
 import { join } from 'node:path';
 import { SqliteFeatureBank } from '../bank/index.js';
 import { readJson } from '../io/files.js';
-import { readTunedProfiles, type TunedProfiles, type TuneSummary } from '../profile/index.js';
+import { readTunedProfiles, type TunedProfiles, type TuneSummary } from './run.js';
 
 export interface TuneRun extends TunedProfiles {
   dir: string;
