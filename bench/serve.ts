@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodeIds } from '../src/bank/model.js';
 import { SqliteFeatureBank } from '../src/bank/index.js';
-import { readTunedProfiles, runBehaviourWindows } from '../src/profile/index.js';
+import { readRunProfiles, runBehaviourWindows } from '../src/profile/index.js';
 import { loadCtrModel } from '../src/ctr/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
@@ -500,7 +500,7 @@ async function bytesPerUser(run: string, bankPath: string): Promise<Record<strin
   } finally {
     await bank.close();
   }
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const lmDir = resolveLmDir(tuned.config.lm);
   const tokenizer = await loadTokenizer(lmDir);
   const windows = await runBehaviourWindows(tuned.config, tokenizer, (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);

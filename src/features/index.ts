@@ -28,4 +28,4 @@ export {
 } from './map.js';
 export { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
 export { FeatureMismatchError, RequestRows } from './request.js';
-export { ctrOnTuneRunSchema, pipelineCtrSchema, servingModelSchema, trainServingModel, type ServingModelConfig, type ServingModelSummary } from './serving-model.js';
+export { ctrOnRunSchema, pipelineCtrSchema, servingModelSchema, trainServingModel, type ServingModelConfig, type ServingModelSummary } from './serving-model.js';

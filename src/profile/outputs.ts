@@ -6,41 +6,42 @@
 import { join } from 'node:path';
 import { SqliteFeatureBank } from '../bank/index.js';
 import { readJson } from '../io/files.js';
-import { readTunedProfiles, type TunedProfiles, type TuneSummary } from './run.js';
+import { readRunProfiles, type RunProfiles, type TuneSummary } from './run.js';
 
-export interface TuneRun extends TunedProfiles {
-  dir: string;
+export interface RunOutputs extends RunProfiles {
+  /** The run: the directory the tune wrote. */
+  run: string;
   summary: TuneSummary;
   /** user -> one ID per slot, as the bank holds them. */
   bankIds: Map<string, number[]>;
 }
 
-export async function readTuneRun(dir: string): Promise<TuneRun> {
-  const tuned = await readTunedProfiles(dir);
-  const summary = await readJson<TuneSummary>(join(dir, 'tune.json'));
-  const bank = await SqliteFeatureBank.open(join(dir, 'bank.sqlite'), { readonly: true });
+export async function readRunOutputs(run: string): Promise<RunOutputs> {
+  const profiles = await readRunProfiles(run);
+  const summary = await readJson<TuneSummary>(join(run, 'tune.json'));
+  const bank = await SqliteFeatureBank.open(join(run, 'bank.sqlite'), { readonly: true });
   const bankIds = new Map<string, number[]>();
   try {
     for await (const entry of bank.users()) bankIds.set(entry.user, entry.ids);
   } finally {
     await bank.close();
   }
-  return { ...tuned, dir, summary, bankIds };
+  return { ...profiles, run, summary, bankIds };
 }
 
 /** Per slot, the bank's ID for each user of `users` (index order); -1 where the bank has none. */
-export function bankIdColumns(run: TuneRun, users: readonly string[]): Int32Array[] {
-  return run.slots.map((_, j) => Int32Array.from(users, (u) => run.bankIds.get(u)?.[j] ?? -1));
+export function bankIdColumns(tuned: RunOutputs, users: readonly string[]): Int32Array[] {
+  return tuned.slots.map((_, j) => Int32Array.from(users, (u) => tuned.bankIds.get(u)?.[j] ?? -1));
 }
 
 /** [users, S·D]: each user's soft tokens, all slots concatenated; zeros for users the run has not tuned. */
-export function softTokenRows(run: TuneRun, users: readonly string[]): Float32Array {
-  const width = run.slots.length * run.hidden;
-  const row = new Map(run.users.map((u, i) => [u, i]));
+export function softTokenRows(tuned: RunOutputs, users: readonly string[]): Float32Array {
+  const width = tuned.slots.length * tuned.hidden;
+  const row = new Map(tuned.users.map((u, i) => [u, i]));
   const out = new Float32Array(users.length * width);
   users.forEach((u, i) => {
     const r = row.get(u);
-    if (r !== undefined) out.set(run.softTokens.subarray(r * width, (r + 1) * width), i * width);
+    if (r !== undefined) out.set(tuned.softTokens.subarray(r * width, (r + 1) * width), i * width);
   });
   return out;
 }

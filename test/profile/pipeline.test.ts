@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { loadPrepared, prepareData } from '../../src/data/index.js';
-import { addNewUsers, exportBank, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
+import { addNewUsers, exportBank, readRunProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { openSafetensors } from '../../src/io/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
@@ -61,7 +61,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
   assert.deepEqual((await after.get('newcomer'))?.ids, added.ids[0]);
   assert.equal((await after.get('newcomer'))?.source, 'cold-start');
   await after.close();
-  const tuned = await readTunedProfiles(out);
+  const tuned = await readRunProfiles(out);
   assert.equal(tuned.users.length, 30);
 });
 
