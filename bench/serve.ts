@@ -156,7 +156,7 @@ async function compareForwards(modelDir: string, body: string): Promise<void> {
     const sparse: Record<string, Int32Array> = {
       [features.fields.user]: new Int32Array(items.length).fill(features.userIndex.get(user) ?? -1),
       [features.fields.item]: itemIndex,
-      [features.fields.attribute]: Int32Array.from(itemIndex, (i) => features.itemAttribute[i]),
+      [features.fields.attribute]: Int32Array.from(itemIndex, (i) => features.item_attribute[i]),
     };
     // Profile ID 0 in every slot: any valid ID costs the same.
     for (const slot of features.slots) sparse[slot.field] = new Int32Array(items.length);

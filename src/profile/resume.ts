@@ -23,7 +23,7 @@ export interface RunData {
   /** Absolute path of the prepared data. */
   data: string;
   /** `Prepared.dataHash` when the run started. */
-  dataHash: string;
+  data_hash: string;
 }
 
 export const runDataPath = (run: string) => join(run, 'data.json');
@@ -39,9 +39,9 @@ export class RunRefusedError extends Error {
 export async function assertRunMadeFrom(run: string, dataDir: string, dataHash: string): Promise<void> {
   if (!existsSync(runDataPath(run))) return;
   const recorded = await readJson<RunData>(runDataPath(run));
-  if (recorded.dataHash !== dataHash) {
+  if (recorded.data_hash !== dataHash) {
     throw new RunRefusedError(
-      `the tune run ${run} was made from the prepared data ${recorded.data} (hash ${recorded.dataHash.slice(0, 12)}…), not from ${dataDir} (hash ${dataHash.slice(0, 12)}…): give the data the run was tuned on, or tune a run on this data`,
+      `the tune run ${run} was made from the prepared data ${recorded.data} (hash ${recorded.data_hash.slice(0, 12)}…), not from ${dataDir} (hash ${dataHash.slice(0, 12)}…): give the data the run was tuned on, or tune a run on this data`,
     );
   }
 }
@@ -68,8 +68,8 @@ export async function checkResume(config: TuneConfig, dataHash: string): Promise
     }
   }
   const recorded = existsSync(runDataPath(config.out)) ? await readJson<RunData>(runDataPath(config.out)) : undefined;
-  if (recorded?.dataHash !== dataHash) {
-    const was = recorded ? `data ${recorded.data} (hash ${recorded.dataHash.slice(0, 12)}…)` : 'data it did not record';
+  if (recorded?.data_hash !== dataHash) {
+    const was = recorded ? `data ${recorded.data} (hash ${recorded.data_hash.slice(0, 12)}…)` : 'data it did not record';
     throw new RunRefusedError(`${config.out} holds the checkpoint of a run made from ${was}, not from ${config.data} as it is now (hash ${dataHash.slice(0, 12)}…); ${startOver}`);
   }
 }

@@ -80,6 +80,14 @@ export interface SlotReport {
   dead_codes: number;
 }
 
+/** One EM round in tune.json (the trainer's RoundRecord, in the output files' snake_case). */
+export interface RoundSummary {
+  round: number;
+  val_nll: number;
+  train_loss: number;
+  steps: { mean: number; min: number; max: number };
+}
+
 export interface TuneSummary {
   lm: string;
   users: number;
@@ -92,7 +100,7 @@ export interface TuneSummary {
   val_nll_end: number;
   /** Steps per user over all E-steps. */
   steps_per_user: { mean: number; min: number; max: number };
-  history: TuneResult['history'];
+  history: RoundSummary[];
   codebooks: SlotReport[];
   diagnostics: ProfileDiagnostics;
   bank: string;
@@ -112,7 +120,7 @@ export async function tuneRun(given: TuneConfig, progress: Progress = silentProg
     const prepared = await loadPrepared(config.data);
     await checkResume(config, prepared.dataHash);
     await saveConfig(config.out, config);
-    await writeJson(runDataPath(config.out), { data: config.data, dataHash: prepared.dataHash } satisfies RunData);
+    await writeJson(runDataPath(config.out), { data: config.data, data_hash: prepared.dataHash } satisfies RunData);
     const users = behaviourWindows(prepared, lm, config, progress);
     const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'), progress);
     return await writeRunOutputs(lm, prepared, users, result, config);
@@ -300,11 +308,11 @@ export async function writeRunOutputs(lm: CausalLm, prepared: Prepared, users: U
   await writeRunProfiles(config.out, { lmId: lm.id, users: result.users, slots: config.slots, softTokens: softTokens.data, hidden: D, population: result.population, codebooks, deltaCentroids: result.deltaCentroids });
 
   const version: BankVersion = {
-    lmId: lm.id,
-    configHash: trainingHash(config, lm.id),
-    codebookHash: hashOf(codebooks.map(codebookHash)),
+    lm_id: lm.id,
+    config_hash: trainingHash(config, lm.id),
+    codebook_hash: hashOf(codebooks.map(codebookHash)),
     slots: config.slots.map((s) => ({ name: s.name, k: s.k })),
-    createdAt: new Date().toISOString(),
+    created_at: new Date().toISOString(),
   };
   const bankPath = join(config.out, 'bank.sqlite');
   const bank = await SqliteFeatureBank.open(bankPath);
@@ -329,7 +337,7 @@ export async function writeRunOutputs(lm: CausalLm, prepared: Prepared, users: U
     val_nll_start: result.valNllStart,
     val_nll_end: result.valNllEnd,
     steps_per_user: { mean: steps.reduce((a, b) => a + b, 0) / Math.max(1, steps.length), min: Math.min(...steps), max: Math.max(...steps) },
-    history: result.history,
+    history: result.history.map(({ round, valNll, trainLoss, steps }) => ({ round, val_nll: valNll, train_loss: trainLoss, steps })),
     codebooks: reports,
     diagnostics,
     bank: bankPath,

@@ -163,8 +163,8 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
         prompt.tokens.flatMap((t, p) => Array.from(t >= 0 ? lm.embedTokens([t]) : p === prompt.softPositions[0] ? fill[0] : centroids.subarray(c * D, (c + 1) * D)));
       const blps = [0, 1].map((c) => logSoftmaxLast(referenceLogits(fx.config, fx.weights, { inputsEmbeds: fullEmbeds(c), attentionMask: mask, positionIds: range(P) }), P, V));
       const bexpected = expectedWords(blps, wordAfter(lm.tokenizer, template.prefix), 3);
-      for (const c of [0, 1]) assert.deepEqual(got[c].behaviourWords.map((w) => w.word), bexpected[c].map((w) => w.word), `behaviour, code ${c}`);
-      assert.ok(got[0].behaviourWords.length > 0 && got[1].behaviourWords.length > 0);
+      for (const c of [0, 1]) assert.deepEqual(got[c].behaviour_words.map((w) => w.word), bexpected[c].map((w) => w.word), `behaviour, code ${c}`);
+      assert.ok(got[0].behaviour_words.length > 0 && got[1].behaviour_words.length > 0);
 
       // The continuation: reference greedy from the same context, the generated tokens at the next positions.
       for (const c of [0, 1]) {

@@ -42,7 +42,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
   const entry = await bank.get('1');
   assert.equal(entry?.ids.length, 2);
   assert.ok(entry!.ids[0] >= 0 && entry!.ids[0] < 4 && entry!.ids[1] >= 0 && entry!.ids[1] < 3);
-  assert.equal((await bank.version())?.lmId, summary.lm);
+  assert.equal((await bank.version())?.lm_id, summary.lm);
   await bank.close();
 
   const exported = await exportBank(out, join(dir, 'export'));

@@ -136,8 +136,8 @@ it('two workers, one SIGKILLed mid-shard: the run completes with the single-proc
   assert.equal(summary.users, 30);
   const status = await queueStatus(redis.url, summary.run);
   assert.equal(status.finished, true);
-  assert.equal(status.bankWrites, 1);
-  assert.deepEqual(status.perRound.map((r) => r.shardsDone), [4, 4]);
+  assert.equal(status.bank_writes, 1);
+  assert.deepEqual(status.per_round.map((r) => r.shards_done), [4, 4]);
   const printed = spawnCli(['queue', 'status', '--redis', redis.url, '--run', summary.run]);
   assert.equal(await printed.exited, 0);
   assert.match(printed.log.join('\n'), new RegExp(`run ${summary.run}: 30 users in 4 shards, 2 E-steps[\\s\\S]*E-step 2: 4/4 shards, M-step done[\\s\\S]*finished: bank .*bank.sqlite .* written 1x`));

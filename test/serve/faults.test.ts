@@ -18,7 +18,7 @@ const runtime = new Runtime({ threads: 1 });
 let dir: string;
 let fx: ServeFixture;
 const SERVED = versionId(BANK_VERSION);
-const RETUNED = { ...BANK_VERSION, codebookHash: 'cb-retuned' };
+const RETUNED = { ...BANK_VERSION, codebook_hash: 'cb-retuned' };
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'userip-serve-faults-'));

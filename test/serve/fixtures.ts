@@ -17,7 +17,7 @@ export const SLOTS = [
   { name: 'hobby', k: 4 },
   { name: 'background', k: 3 },
 ];
-export const BANK_VERSION: BankVersion = { lmId: 'tiny-lm', configHash: 'serve-fixture', codebookHash: 'cb1', slots: SLOTS, createdAt: '2024-01-01T00:00:00.000Z' };
+export const BANK_VERSION: BankVersion = { lm_id: 'tiny-lm', config_hash: 'serve-fixture', codebook_hash: 'cb1', slots: SLOTS, created_at: '2024-01-01T00:00:00.000Z' };
 export const USERS = Array.from({ length: 40 }, (_, u) => `u${u}`);
 export const ITEMS = Array.from({ length: 60 }, (_, i) => `i${i}`);
 export const GENRES = ['g0', 'g1', 'g2', 'g3', 'g4'];

@@ -183,7 +183,7 @@ async function codebooksView(options: ExplorerOptions, tuned: RunProfiles, tune:
           users,
           top: list(e.top).map(record).map((t) => ({ attribute: String(t.attribute), share: Number(t.share), lift: Number(t.lift) })),
           words: words(e.words),
-          behaviourWords: words(e.behaviourWords),
+          behaviourWords: words(e.behaviour_words),
           continuation: typeof e.continuation === 'string' ? e.continuation : null,
         };
       });
