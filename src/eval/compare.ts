@@ -56,7 +56,7 @@ export type ColdStartProfiles = (
 export interface CompareHooks {
   /** Default: `addNewUsers` (soft tokens tuned against the frozen LM, frozen codebooks). */
   coldStart?: ColdStartProfiles;
-  /** Progress lines; default console.log. */
+  /** Progress lines; default none (the CLI prints them). */
   log?: (line: string) => void;
 }
 
@@ -90,7 +90,7 @@ interface Context {
 
 export async function compareFeatureSets(input: CompareConfigInput, hooks: CompareHooks = {}): Promise<CompareReport> {
   const config = compareSchema.parse(input);
-  const log = hooks.log ?? console.log;
+  const log = hooks.log ?? (() => {});
   const started = performance.now();
   await mkdir(config.out, { recursive: true });
   const prepared = await loadPrepared(config.data);

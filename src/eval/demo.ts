@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions, on: DemoListener): Promise<D
   on.exported(exported);
 
   stage(`eval compare: ${demo.compare ? 'the config\'s models, feature sets and protocols' : 'DCN on id, id+userip, id+mfkmeans, id+ratebins, id+random, id+softtokens; warm and cold start'}; ${seeds} seeds`);
-  const report = await compareFeatureSets({ ...demo.compare, data, run, out: options.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
+  const report = await compareFeatureSets({ ...demo.compare, data, run, out: options.out, seeds: Array.from({ length: seeds }, (_, i) => i) }, { log: (line) => progress.log(line) });
   on.compared(report);
 
   stage('ctr train: the serving model (DCN on id+userip)');
