@@ -25,7 +25,7 @@ import { createClient, type RedisClientType } from 'redis';
 import { SqliteFeatureBank } from '../src/bank/index.js';
 import { prepareData } from '../src/data/index.js';
 import { readDemoConfig } from '../src/eval/index.js';
-import { readTunedProfiles, tuneRun, tuneSchema, type TuneConfig } from '../src/profile/index.js';
+import { readRunProfiles, tuneRun, tuneSchema, type TuneConfig } from '../src/profile/index.js';
 import { TUNE_QUEUE, tuneOnQueue } from '../src/queue/index.js';
 import { startRedisServer } from '../test/serve/redisServer.js';
 import { emit, round } from './util.js';
@@ -159,7 +159,7 @@ export async function scaleBench(args: string[]): Promise<void> {
 
 /** Whether a queued run's soft tokens are the single-process run's within 1e-5, with the same codes in its bank. */
 async function sameAsSingle(run: string, single: string): Promise<{ equal: boolean; maxDiff: number; sameCodes: boolean }> {
-  const [a, b] = await Promise.all([readTunedProfiles(run), readTunedProfiles(single)]);
+  const [a, b] = await Promise.all([readRunProfiles(run), readRunProfiles(single)]);
   if (JSON.stringify(a.users) !== JSON.stringify(b.users)) return { equal: false, maxDiff: Infinity, sameCodes: false };
   let maxDiff = 0;
   for (let i = 0; i < a.softTokens.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.softTokens[i] - b.softTokens[i]));

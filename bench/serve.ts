@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodeIds } from '../src/bank/model.js';
 import { SqliteFeatureBank } from '../src/bank/index.js';
-import { readTunedProfiles, runBehaviourWindows } from '../src/profile/index.js';
+import { readRunProfiles, runBehaviourWindows } from '../src/profile/index.js';
 import { loadCtrModel } from '../src/ctr/index.js';
 import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
@@ -156,7 +156,7 @@ async function compareForwards(modelDir: string, body: string): Promise<void> {
     const sparse: Record<string, Int32Array> = {
       [features.fields.user]: new Int32Array(items.length).fill(features.userIndex.get(user) ?? -1),
       [features.fields.item]: itemIndex,
-      [features.fields.attribute]: Int32Array.from(itemIndex, (i) => features.itemAttribute[i]),
+      [features.fields.attribute]: Int32Array.from(itemIndex, (i) => features.item_attribute[i]),
     };
     // Profile ID 0 in every slot: any valid ID costs the same.
     for (const slot of features.slots) sparse[slot.field] = new Int32Array(items.length);
@@ -500,7 +500,7 @@ async function bytesPerUser(run: string, bankPath: string): Promise<Record<strin
   } finally {
     await bank.close();
   }
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const lmDir = resolveLmDir(tuned.config.lm);
   const tokenizer = await loadTokenizer(lmDir);
   const windows = await runBehaviourWindows(tuned.config, tokenizer, (await readLmConfig(join(lmDir, 'config.json'))).maxPositions);

@@ -14,7 +14,7 @@ export interface BankCsvExport {
 
 /** The sidecar written next to the CSV. */
 export interface BankCsvVersionFile {
-  versionId: string;
+  version_id: string;
   version: BankVersion;
   rows: number;
   columns: string[];
@@ -55,7 +55,7 @@ export async function exportBankCsv(bank: FeatureBank, path: string): Promise<Ba
     }
   }
   await writeChunksAtomic(path, lines());
-  const sidecar: BankCsvVersionFile = { versionId: id, version, rows, columns };
+  const sidecar: BankCsvVersionFile = { version_id: id, version, rows, columns };
   await writeFileAtomic(versionPath, JSON.stringify(sidecar, null, 2) + '\n');
   return { csvPath: path, versionPath, versionId: id, rows };
 }

@@ -4,7 +4,7 @@
  * hashes); `versionId` is what CTR models and the server compare.
  *
  *   const bank = await SqliteFeatureBank.open('runs/x/bank.sqlite');
- *   await bank.setVersion({ lmId, configHash, codebookHash, slots: [{ name: 'hobby', k: 4 }], createdAt });
+ *   await bank.setVersion({ lm_id, config_hash, codebook_hash, slots: [{ name: 'hobby', k: 4 }], created_at });
  *   await bank.putMany([{ user: '42', ids: [3], source: 'tuned' }]);
  *   const [entry] = await bank.getMany(['42']);
  *   await exportBankCsv(bank, 'runs/x/bank.csv'); // plus runs/x/bank.csv.version.json

@@ -10,11 +10,11 @@ const RESERVED_SLOT_NAMES = new Set(['user', 'source']);
 
 export const bankVersionSchema = z.object({
   /** The LM the soft tokens were tuned against. */
-  lmId: z.string().min(1),
+  lm_id: z.string().min(1),
   /** Hash of the profile config (template, slots, training settings). */
-  configHash: z.string().min(1),
+  config_hash: z.string().min(1),
   /** Hash of the codebooks that turned soft tokens into IDs. */
-  codebookHash: z.string().min(1),
+  codebook_hash: z.string().min(1),
   /** The profile slots in ID order; an entry's `ids[j]` lies in [0, slots[j].k). */
   slots: z
     .array(
@@ -29,16 +29,16 @@ export const bankVersionSchema = z.object({
     .min(1)
     .refine((slots) => new Set(slots.map((s) => s.name)).size === slots.length, 'slot names must be unique'),
   /** When the IDs were made (ISO 8601); informational, not part of the version id. */
-  createdAt: z.string().min(1),
+  created_at: z.string().min(1),
 });
 export type BankVersion = z.infer<typeof bankVersionSchema>;
 
 /**
  * The id CTR models and the server compare. It covers what decides the meaning of an ID (LM, config,
- * codebooks) and leaves out `createdAt`, so re-running the same pipeline yields the same id.
+ * codebooks) and leaves out `created_at`, so re-running the same pipeline yields the same id.
  */
-export function versionId(version: Pick<BankVersion, 'lmId' | 'configHash' | 'codebookHash'>): string {
-  const key = JSON.stringify([version.lmId, version.configHash, version.codebookHash]);
+export function versionId(version: Pick<BankVersion, 'lm_id' | 'config_hash' | 'codebook_hash'>): string {
+  const key = JSON.stringify([version.lm_id, version.config_hash, version.codebook_hash]);
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 
@@ -129,7 +129,7 @@ export function versionChange(
   if (entryCount === 0) return 'write';
   if (!options.replace) {
     throw new FeatureBankError(
-      `the bank holds ${entryCount} entries of version ${currentId} (lm ${current.lmId}); refusing to stamp version ${nextId} (lm ${next.lmId}) over them. Pass { replace: true } to clear the entries.`,
+      `the bank holds ${entryCount} entries of version ${currentId} (lm ${current.lm_id}); refusing to stamp version ${nextId} (lm ${next.lm_id}) over them. Pass { replace: true } to clear the entries.`,
     );
   }
   return 'replace';

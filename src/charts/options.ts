@@ -259,16 +259,16 @@ export function usageChart(codebooks: readonly CodebookUsage[]): Chart {
 export interface TuneEpoch {
   round?: number;
   epoch?: number;
-  valNll?: number;
-  trainLoss?: number;
+  val_nll?: number;
+  train_loss?: number;
 }
 
 /** Validation NLL per token (and training loss, where recorded) per tuning epoch. */
 export function tuningChart(history: readonly TuneEpoch[], start?: number): Chart {
   const at = (e: TuneEpoch, i: number) => e.round ?? e.epoch ?? i + 1;
-  const valid: [number, number][] = history.flatMap((e, i) => (finite(e.valNll) ? [[at(e, i), e.valNll!] as [number, number]] : []));
+  const valid: [number, number][] = history.flatMap((e, i) => (finite(e.val_nll) ? [[at(e, i), e.val_nll!] as [number, number]] : []));
   if (finite(start)) valid.unshift([0, start]);
-  const train: [number, number][] = history.flatMap((e, i) => (finite(e.trainLoss) ? [[at(e, i), e.trainLoss!] as [number, number]] : []));
+  const train: [number, number][] = history.flatMap((e, i) => (finite(e.train_loss) ? [[at(e, i), e.train_loss!] as [number, number]] : []));
   const series = [{ name: 'validation NLL', points: valid }, ...(train.length ? [{ name: 'training loss', points: train }] : [])];
   return lineChart('Profile tuning: NLL per token by EM round', [{ title: 'round 0 = before tuning', series }], { xName: 'round', yName: 'nats per token' });
 }

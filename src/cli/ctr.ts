@@ -1,7 +1,7 @@
 /** `userip ctr train`: the CTR model `userip serve` loads, on the ID fields plus a tune run's profile IDs. */
 import { Command } from 'commander';
 import { CTR_MODELS } from '../ctr/index.js';
-import { servingModelSchema, trainServingModel } from '../eval/index.js';
+import { servingModelSchema, trainServingModel } from '../features/index.js';
 import { intFlag, resolveConfig } from './config.js';
 import { addCtrOptions, CTR_FLAGS } from './eval.js';
 

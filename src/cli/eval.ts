@@ -50,7 +50,7 @@ export function evalCommand(): Command {
   addCtrOptions(compare).action(async (flags: Record<string, unknown>) => {
     const config = await resolveCompareConfig(flags);
     await saveConfig(config.out, config);
-    const report = await compareFeatureSets(config);
+    const report = await compareFeatureSets(config, { log: (line) => console.log(line) });
     console.log(formatCompare(report));
     console.log(`\nreport: ${join(config.out, 'report.md')} (and report.json, auc.svg, curves.svg, codebook-usage.svg)`);
   });

@@ -1,6 +1,8 @@
 /** `userip lm pretrain`: train the house LM on a corpus built by the corpus builder. */
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { pretrain, pretrainSettingsSchema } from '../houselm/index.js';
+import { readJson } from '../io/index.js';
 import { intFlag, numberFlag, resolveConfig } from './config.js';
 import { terminalProgress } from './progress.js';
 
@@ -22,8 +24,8 @@ export function pretrainCommand(): Command {
     .action(async (flags) => {
       const settings = await resolveConfig(pretrainSettingsSchema, flags.config, flags);
       const result = await pretrain(settings, terminalProgress({ bar: flags.progress }));
-      // The periodic evaluations are in train-log.jsonl; the summary stays short.
-      console.log(JSON.stringify({ ...result, evals: undefined }, null, 2));
+      // A finished run prints its pretrain-summary.json; the periodic evaluations are in train-log.jsonl.
+      console.log(JSON.stringify(result.finished ? await readJson(join(settings.out, 'pretrain-summary.json')) : { finished: false, step: result.step }, null, 2));
     });
 }
 

@@ -26,6 +26,6 @@ export function tokenizerCommand(): Command {
     .option('--seed <n>', 'sampling seed (default 0)', intFlag, 0)
     .action(async (flags: { corpus: string; out: string; vocab: number; sampleLines: number; threads: number; seed: number }) => {
       const result = await trainTokenizer({ inputs: [`${flags.corpus}/train.txt`], out: flags.out, vocabSize: flags.vocab, sampleLines: flags.sampleLines, threads: flags.threads, seed: flags.seed });
-      console.log(JSON.stringify({ ...result, out: flags.out }));
+      console.log(JSON.stringify({ vocab_size: result.vocabSize, out: flags.out }));
     });
 }

@@ -83,7 +83,7 @@ export function formatExplanation(slots: SlotExplanation[]): string {
       // exp(contrast): P(word | code) over the geometric mean of P(word | code') across the slot's codes.
       const words = (list: CodeLmText['words']) => list.map((w) => `"${w.word}" x${Math.exp(w.contrast).toFixed(2)}`).join(', ') || '(none)';
       lines.push(`    LM words: ${words(c.words)}`);
-      lines.push(`    LM words opening the behaviour: ${words(c.behaviourWords)}`);
+      lines.push(`    LM words opening the behaviour: ${words(c.behaviour_words)}`);
     }
   }
   return lines.join('\n');

@@ -21,21 +21,21 @@ export function queueCommand(): Command {
 
 export function formatStatus(s: RunStatus): string {
   const lines = [
-    `run ${s.run}: ${s.users} users in ${s.shards} shards, ${s.rounds} E-steps, LM ${s.lmId.slice(0, 12)}, created ${s.createdAt}`,
+    `run ${s.run}: ${s.users} users in ${s.shards} shards, ${s.rounds} E-steps, LM ${s.lm_id.slice(0, 12)}, created ${s.created_at}`,
     `  data ${s.data} -> ${s.out}`,
-    `  population token: ${s.populationDone ? 'done' : 'not yet'}`,
+    `  population token: ${s.population_done ? 'done' : 'not yet'}`,
   ];
   if (!s.finished) lines.push(`  workers connected to the queue now: ${s.workers}`);
-  for (const r of s.perRound) lines.push(`  E-step ${r.round}: ${r.shardsDone}/${s.shards} shards${r.fitted ? `, M-step done (validation NLL ${r.valNll?.toFixed(4)})` : ''}`);
-  if (s.currentRound !== undefined) {
-    lines.push(`  jobs of E-step ${s.currentRound}:`);
+  for (const r of s.per_round) lines.push(`  E-step ${r.round}: ${r.shards_done}/${s.shards} shards${r.fitted ? `, M-step done (validation NLL ${r.val_nll?.toFixed(4)})` : ''}`);
+  if (s.current_round !== undefined) {
+    lines.push(`  jobs of E-step ${s.current_round}:`);
     for (const j of s.jobs) {
       const what = j.shard < 0 ? 'M-step' : `shard ${j.shard}`;
-      const extra = [j.worker && `worker ${j.worker}`, j.progress && `${j.progress} user steps`, j.attemptsMade && `${j.attemptsMade} failed attempt(s)`, j.stalled && `taken back from a dead worker ${j.stalled}x`, j.failedReason && `last error: ${j.failedReason}`].filter(Boolean);
+      const extra = [j.worker && `worker ${j.worker}`, j.progress && `${j.progress} user steps`, j.attempts_made && `${j.attempts_made} failed attempt(s)`, j.stalled && `taken back from a dead worker ${j.stalled}x`, j.failed_reason && `last error: ${j.failed_reason}`].filter(Boolean);
       lines.push(`    ${what}: ${j.state}${extra.length ? ` (${extra.join(', ')})` : ''}`);
     }
   }
-  lines.push(s.finished ? `  finished: bank ${s.bank} (version ${s.bankVersion}), written ${s.bankWrites}x` : '  not finished');
+  lines.push(s.finished ? `  finished: bank ${s.bank} (version ${s.bank_version}), written ${s.bank_writes}x` : '  not finished');
   return lines.join('\n');
 }
 

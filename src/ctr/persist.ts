@@ -1,6 +1,6 @@
 /**
- * A saved model is a directory: `model.json` (format, config, field schema, the caller's
- * `bankVersion`, the weights file's name) and `weights-<id>.safetensors` (every table, parameter
+ * A saved model is a directory: `model.json` (format, config, field schema, the caller's bank
+ * version as `bank_version`, the weights file's name) and `weights-<id>.safetensors` (every table, parameter
  * and seen-row mask, F32, so predictions after loading are bit-identical).
  *
  * Both files appear atomically (temporary file, then rename) and the JSON is written last, naming
@@ -14,17 +14,24 @@ import { z } from 'zod';
 import { openSafetensors, readJsonWith, writeFileAtomic, writeSafetensors, type TensorToWrite } from '../io/index.js';
 import { ctrConfigSchema } from './config.js';
 import { CtrModel, type CtrModelOptions } from './model.js';
-import { fieldSchemaSchema } from './schema.js';
+import { denseFieldSchema, type FieldSchema, type FieldSchemaInput } from './schema.js';
 
-const FORMAT = 'userip-ctr/1';
+/** 2: snake_case keys (`bank_version`, the fields' `vocab_size`), as in every output file. */
+const FORMAT = 'userip-ctr/2';
 const WEIGHTS_FILE = /^weights-[0-9a-f]+\.safetensors$/;
+
+/** The field schema as model.json spells it; `CtrModel` checks the rest. */
+const savedFieldsSchema = z.object({
+  sparse: z.array(z.object({ name: z.string(), vocab_size: z.number() }).strict()),
+  dense: z.array(denseFieldSchema),
+});
 
 const savedSchema = z.object({
   format: z.literal(FORMAT),
   weights: z.string().regex(WEIGHTS_FILE),
-  bankVersion: z.string(),
+  bank_version: z.string(),
   config: ctrConfigSchema,
-  schema: fieldSchemaSchema,
+  schema: savedFieldsSchema,
 });
 
 export interface SaveOptions {
@@ -41,7 +48,7 @@ export async function saveCtrModel(model: CtrModel, dir: string, options: SaveOp
   await mkdir(dir, { recursive: true });
   const weightsFile = `weights-${randomBytes(8).toString('hex')}.safetensors`;
   await writeSafetensors(join(dir, weightsFile), weightTensors(model));
-  const json = { format: FORMAT, weights: weightsFile, bankVersion: options.bankVersion, config: model.config, schema: model.schema };
+  const json = { format: FORMAT, weights: weightsFile, bank_version: options.bankVersion, config: model.config, schema: savedFields(model.schema) };
   await writeFileAtomic(join(dir, 'model.json'), JSON.stringify(json, null, 2) + '\n');
   for (const f of await readdir(dir)) {
     if (WEIGHTS_FILE.test(f) && f !== weightsFile) await unlink(join(dir, f));
@@ -51,7 +58,7 @@ export async function saveCtrModel(model: CtrModel, dir: string, options: SaveOp
 export async function loadCtrModel(dir: string, options: CtrModelOptions = {}): Promise<LoadedCtrModel> {
   const jsonPath = join(dir, 'model.json');
   const saved = await readJsonWith(savedSchema, jsonPath, 'a saved CTR model');
-  const model = new CtrModel(saved.config, saved.schema, options);
+  const model = new CtrModel(saved.config, fieldsOf(saved.schema), options);
   const expected = weightTensors(model);
   const reader = await openSafetensors(join(dir, saved.weights));
   try {
@@ -70,9 +77,18 @@ export async function loadCtrModel(dir: string, options: CtrModelOptions = {}): 
   }
   // Seen masks travel as F32 (the only dtypes the writer has); copy them back into the model.
   model.schema.sparse.forEach((f, i) => model.weights.seen[i].set(expected[`seen.${f.name}`].data));
-  return { model, bankVersion: saved.bankVersion };
+  return { model, bankVersion: saved.bank_version };
 }
 
+const savedFields = (schema: FieldSchema): z.infer<typeof savedFieldsSchema> => ({
+  sparse: schema.sparse.map(({ name, vocabSize }) => ({ name, vocab_size: vocabSize })),
+  dense: schema.dense,
+});
+
+const fieldsOf = (saved: z.infer<typeof savedFieldsSchema>): FieldSchemaInput => ({
+  sparse: saved.sparse.map(({ name, vocab_size }) => ({ name, vocabSize: vocab_size })),
+  dense: saved.dense,
+});
 
 /**
  * The model's tensors by file name. Tables and parameters are views of the model's own arrays, so

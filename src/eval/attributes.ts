@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { indexIds, loadPrepared } from '../data/index.js';
+import { bankIdColumns, readRunOutputs, softTokenRows } from '../profile/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
 import { nmi } from './nmi.js';
 import { DEFAULT_PROBE, probeAccuracy } from './probe.js';
-import { bankIdColumns, readTuneRun, softTokenRows } from './run.js';
 import { buildVocab, ratingRows } from '../features/index.js';
 
 export const attributesSchema = z
@@ -85,16 +85,16 @@ export async function evalAttributes(input: z.input<typeof attributesSchema>, lo
   const config = attributesSchema.parse(input);
   const out = config.out ?? join(config.run, 'attributes');
   const started = performance.now();
-  const tune = await readTuneRun(config.run);
+  const tuned = await readRunOutputs(config.run);
   const prepared = await loadPrepared(config.data);
   const { columns, values } = await readUserAttributes(config.attributes);
 
   // MF over every user's train-split ratings; the users evaluated are those with a UserIP profile.
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
-  const ks = tune.slots.map((s) => s.k);
+  const ks = tuned.slots.map((s) => s.k);
   const mf = mfKmeans(ratingRows(prepared.split.train, vocab), [], vocab.users.size, vocab.items.size, ks, config.mf);
   const probeOptions = { ...config.probe, folds: config.folds, seed: config.seed };
-  const profiled = tune.users.filter((u) => tune.bankIds.has(u) && vocab.users.has(u));
+  const profiled = tuned.users.filter((u) => tuned.bankIds.has(u) && vocab.users.has(u));
 
   const results: AttributeResult[] = [];
   for (const attribute of columns) {
@@ -110,14 +110,14 @@ export async function evalAttributes(input: z.input<typeof attributesSchema>, lo
     const index = users.map((u) => vocab.users.get(u)!);
     log(`attribute ${attribute}: ${users.length} users, ${classes} classes; probing soft tokens and MF vectors`);
 
-    const bank = bankIdColumns(tune, users);
-    const tokens = softTokenRows(tune, users);
-    const width = tune.slots.length * tune.hidden;
+    const bank = bankIdColumns(tuned, users);
+    const tokens = softTokenRows(tuned, users);
+    const width = tuned.slots.length * tuned.hidden;
     const mfVectors = new Float32Array(users.length * mf.factors);
     index.forEach((u, i) => mfVectors.set(mf.vectors.subarray(u * mf.factors, (u + 1) * mf.factors), i * mf.factors));
     const tokenProbe = probeAccuracy(tokens, width, labels, classes, probeOptions);
     const mfProbe = probeAccuracy(mfVectors, mf.factors, labels, classes, probeOptions);
-    const perSlot = (f: (j: number) => number) => Object.fromEntries(tune.slots.map((s, j) => [s.name, f(j)]));
+    const perSlot = (f: (j: number) => number) => Object.fromEntries(tuned.slots.map((s, j) => [s.name, f(j)]));
     const draws = Array.from({ length: config.randomDraws }, (_, d) => randomIds(users.length, ks, config.seed + d));
     const counts = new Map<string, number>();
     for (const v of raw) counts.set(v, (counts.get(v) ?? 0) + 1);
@@ -135,9 +135,9 @@ export async function evalAttributes(input: z.input<typeof attributesSchema>, lo
   await mkdir(out, { recursive: true });
   const report: AttributesReport = {
     dataset: prepared.dataset.name,
-    lm: { id: tune.summary.lm, spec: tune.config.lm },
+    lm: { id: tuned.summary.lm, spec: tuned.config.lm },
     settings: { ...config, out },
-    slots: tune.slots.map((s) => ({ name: s.name, k: s.k })),
+    slots: tuned.slots.map((s) => ({ name: s.name, k: s.k })),
     attributes: results,
     seconds: (performance.now() - started) / 1000,
   };

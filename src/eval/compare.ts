@@ -12,40 +12,16 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { SqliteFeatureBank, versionId } from '../bank/index.js';
 import { loadPrepared, type Interaction, type ItemInfo, type Prepared } from '../data/index.js';
-import { addNewUsers, assertRunMadeFrom, refitCodebooksWithout } from '../profile/index.js';
-import { CTR_MODELS, CtrModel, auc, ctrConfigSchema, gauc, logloss, trainCtr, type CtrModelName, type LabeledRows } from '../ctr/index.js';
+import { addNewUsers, assertRunMadeFrom, bankIdColumns, readRunOutputs, refitCodebooksWithout, softTokenRows, type RunOutputs } from '../profile/index.js';
+import { CTR_MODELS, CtrModel, auc, gauc, logloss, trainCtr, type CtrModelName, type LabeledRows } from '../ctr/index.js';
 import { Rng, Runtime } from '../engine/index.js';
 import { mfKmeans, mfSettingsSchema, randomIds, rateBins } from './baselines.js';
 import { writeFileAtomic, writeJson } from '../io/files.js';
 import { bootstrapAucs, deltaAucInterval } from './stats.js';
 import { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, aucPlot, curvesPlot, reportMarkdown, summarize, usagePlot, type BucketMetrics, type CompareReport, type DeltaAucInterval, type FeatureSet, type Protocol, type RunRecord } from './report.js';
-import { bankIdColumns, readTuneRun, softTokenRows, type TuneRun } from './run.js';
-import { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from '../features/index.js';
+import { buildVocab, ctrOnRunSchema, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from '../features/index.js';
 
-/**
- * CTR settings of every run. Defaults differ from a single CTR run's: lr 3e-3 learns MovieLens-shaped
- * data faster than 1e-3, patience 3 keeps DCN from stopping at the main effects, and 10 epochs bound
- * the wall time of 50 runs.
- */
-export const compareCtrSchema = ctrConfigSchema.omit({ model: true, seed: true }).extend({
-  lr: z.number().positive().default(3e-3),
-  epochs: z.number().int().positive().default(10),
-  patience: z.number().int().positive().default(3),
-});
-
-/** What every CTR run on a tune run names: its inputs and output, the CTR model and its settings. */
-export const ctrOnTuneRunSchema = z.object({
-  /** Output directory of `userip data prepare`. */
-  data: z.string(),
-  /** Output directory of `userip profile tune` on that data. */
-  run: z.string(),
-  out: z.string(),
-  model: z.enum(CTR_MODELS).default('dcn'),
-  ctr: compareCtrSchema.prefault({}),
-  threads: z.number().int().positive().optional(),
-});
-
-export const compareSchema = ctrOnTuneRunSchema
+export const compareSchema = ctrOnRunSchema
   .omit({ model: true })
   .extend({
     /** CTR models; every feature set runs on each, so the report shows whether the profiles transfer. */
@@ -80,7 +56,7 @@ export type ColdStartProfiles = (
 export interface CompareHooks {
   /** Default: `addNewUsers` (soft tokens tuned against the frozen LM, frozen codebooks). */
   coldStart?: ColdStartProfiles;
-  /** Progress lines; default console.log. */
+  /** Progress lines; default none (the CLI prints them). */
   log?: (line: string) => void;
 }
 
@@ -103,7 +79,7 @@ const RANDOM_ID_SALT = 0x2a4d1d;
 interface Context {
   config: CompareConfig;
   prepared: Prepared;
-  tune: TuneRun;
+  tuned: RunOutputs;
   vocab: Vocab;
   /** Users in vocab index order. */
   users: string[];
@@ -114,15 +90,15 @@ interface Context {
 
 export async function compareFeatureSets(input: CompareConfigInput, hooks: CompareHooks = {}): Promise<CompareReport> {
   const config = compareSchema.parse(input);
-  const log = hooks.log ?? console.log;
+  const log = hooks.log ?? (() => {});
   const started = performance.now();
   await mkdir(config.out, { recursive: true });
   const prepared = await loadPrepared(config.data);
   await assertRunMadeFrom(config.run, config.data, prepared.dataHash);
-  const tune = await readTuneRun(config.run);
+  const tuned = await readRunOutputs(config.run);
   const vocab = buildVocab(prepared.dataset.interactions, prepared.dataset.items);
   const users = [...vocab.users.keys()];
-  const ctx: Context = { config, prepared, tune, vocab, users, bankIds: bankIdColumns(tune, users), softTokens: softTokenRows(tune, users) };
+  const ctx: Context = { config, prepared, tuned, vocab, users, bankIds: bankIdColumns(tuned, users), softTokens: softTokenRows(tuned, users) };
 
   const protocols: ProtocolData[] = [];
   if (config.protocols.includes('warm')) protocols.push(warmProtocol(ctx, log));
@@ -132,15 +108,15 @@ export async function compareFeatureSets(input: CompareConfigInput, hooks: Compa
 
   const report: CompareReport = {
     dataset: prepared.dataset.name,
-    lm: { id: tune.summary.lm, spec: tune.config.lm },
+    lm: { id: tuned.summary.lm, spec: tuned.config.lm },
     settings: { ...config, threshold: prepared.config.threshold, item_attribute: 'genre: first genre, else last category, else "(none)"', activity_buckets: ACTIVITY_BUCKETS.map((b) => b.name), test: 'two-sided paired t-test over seeds, alpha 0.05', delta_auc_ci95: `user-level bootstrap (${config.bootstrap.resamples} resamples of the test users, seed ${config.bootstrap.seed}), percentile interval of the mean over seeds of the per-seed ΔAUC` },
-    users: { total: users.length, cold: cold?.users ?? 0, with_userip_profile: users.filter((u) => tune.bankIds.has(u)).length, cold_with_cold_start_profile: cold?.profiled ?? 0 },
+    users: { total: users.length, cold: cold?.users ?? 0, with_userip_profile: users.filter((u) => tuned.bankIds.has(u)).length, cold_with_cold_start_profile: cold?.profiled ?? 0 },
     rows: Object.fromEntries(protocols.map((p) => [p.protocol, { train: p.train.labels.length, valid: p.valid.labels.length, test: p.test.labels.length }])),
     ctr: summarize(runs, deltaAucCi),
     runs,
     seconds: (performance.now() - started) / 1000,
   };
-  await writeReport(config.out, report, tune);
+  await writeReport(config.out, report, tuned);
   return report;
 }
 
@@ -149,13 +125,13 @@ function encodeWith(ctx: Context): (rows: readonly Interaction[]) => RowSet {
 }
 
 function mfKmeansIds(ctx: Context, fit: readonly Interaction[], foldIn: readonly Interaction[]): Int32Array[] {
-  const ks = ctx.tune.slots.map((s) => s.k);
+  const ks = ctx.tuned.slots.map((s) => s.k);
   return mfKmeans(ratingRows(fit, ctx.vocab), ratingRows(foldIn, ctx.vocab), ctx.users.length, ctx.vocab.items.size, ks, ctx.config.mf).ids;
 }
 
 /** Rate bins fitted on the users of `fit`; the users of `foldIn` binned from their own rows. */
 function rateBinIds(ctx: Context, fit: RowSet, foldIn: RowSet): Int32Array[] {
-  return rateBins(fit, foldIn, ctx.users.length, ctx.tune.slots.map((s) => s.k));
+  return rateBins(fit, foldIn, ctx.users.length, ctx.tuned.slots.map((s) => s.k));
 }
 
 function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
@@ -180,7 +156,7 @@ function warmProtocol(ctx: Context, log: (line: string) => void): ProtocolData {
  * test rows, and their profiles come from their train-split rows through the cold-start paths.
  */
 async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: string) => void): Promise<{ data: ProtocolData; users: number; profiled: number }> {
-  const { config, prepared, tune, vocab } = ctx;
+  const { config, prepared, tuned, vocab } = ctx;
   const { split, dataset } = prepared;
   const coldUsers = pickColdUsers(prepared, vocab, config.coldFraction, config.coldSeed);
   const isCold = (i: Interaction) => coldUsers.has(i.user);
@@ -189,7 +165,7 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
   const needsLm = config.features.some((f) => f === 'id+userip' || f === 'id+softtokens');
   log(`cold protocol: ${coldUsers.size} cold-start users${needsLm ? '; profiling them from their train-split interactions with the LM and codebooks frozen' : ''}`);
   const { fresh, warmIds } = needsLm
-    ? await coldStartProfiles(tune, join(config.out, 'cold-start'), coldUsers, coldTrain, dataset.items, hooks.coldStart ?? addNewUsers)
+    ? await coldStartProfiles(tuned, join(config.out, 'cold-start'), coldUsers, coldTrain, dataset.items, hooks.coldStart ?? addNewUsers)
     : { fresh: { users: [], ids: [], softTokens: new Float32Array(0) }, warmIds: new Map<string, number[]>() };
 
   const userip = ctx.bankIds.map((ids) => ids.slice());
@@ -199,7 +175,7 @@ async function coldProtocol(ctx: Context, hooks: CompareHooks, log: (line: strin
     if (u !== undefined) ids.forEach((id, j) => (userip[j][u] = id));
   }
   const softTokens = ctx.softTokens.slice();
-  const width = tune.slots.length * tune.hidden;
+  const width = tuned.slots.length * tuned.hidden;
   // Nothing of a cold user's tuned (warm) profile may remain: clear, then fill from the cold-start path.
   for (const user of coldUsers) {
     const u = vocab.users.get(user)!;
@@ -253,7 +229,7 @@ async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: strin
   const tablesFor = (t: Task) => {
     let entry = tables.get(t.tables);
     if (!entry) {
-      const fields = userFields(t.features, t.data, ctx.tune, ctx.users.length, t.seed);
+      const fields = userFields(t.features, t.data, ctx.tuned, ctx.users.length, t.seed);
       entry = { train: ctrTable(t.data.train, fields), valid: ctrTable(t.data.valid, fields), test: ctrTable(t.data.test, fields), fields, left: remaining.get(t.tables)! };
       tables.set(t.tables, entry);
     }
@@ -310,12 +286,12 @@ async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: strin
   return { runs: results.map((r) => r.run), deltaAucCi };
 }
 
-async function writeReport(out: string, report: CompareReport, tune: TuneRun): Promise<void> {
+async function writeReport(out: string, report: CompareReport, tuned: RunOutputs): Promise<void> {
   await writeJson(join(out, 'report.json'), report);
   await writeFileAtomic(join(out, 'report.md'), reportMarkdown(report));
   await writeFileAtomic(join(out, 'auc.svg'), aucPlot(report));
   await writeFileAtomic(join(out, 'curves.svg'), curvesPlot(report));
-  await writeFileAtomic(join(out, 'codebook-usage.svg'), usagePlot(tune.summary.codebooks));
+  await writeFileAtomic(join(out, 'codebook-usage.svg'), usagePlot(tuned.summary.codebooks));
 }
 
 /** A seeded share of the users who have validation or test rows (the others have nothing to score). */
@@ -337,20 +313,20 @@ function pickColdUsers(prepared: Prepared, vocab: Vocab, fraction: number, seed:
  * shape the codes they are later assigned to); the warm users' IDs under that fit come back with them.
  */
 async function coldStartProfiles(
-  tune: TuneRun,
+  tuned: RunOutputs,
   dir: string,
   coldUsers: ReadonlySet<string>,
   interactions: Interaction[],
   items: ReadonlyMap<string, ItemInfo>,
   coldStart: ColdStartProfiles,
 ): Promise<{ fresh: Awaited<ReturnType<ColdStartProfiles>>; warmIds: Map<string, number[]> }> {
-  const source = await SqliteFeatureBank.open(join(tune.dir, 'bank.sqlite'), { readonly: true });
+  const source = await SqliteFeatureBank.open(join(tuned.run, 'bank.sqlite'), { readonly: true });
   const version = await source.version().finally(() => source.close());
-  if (!version) throw new Error(`${tune.dir}/bank.sqlite has no version: is the tune run complete?`);
+  if (!version) throw new Error(`${tuned.run}/bank.sqlite has no version: is the tune run complete?`);
   const scratch = join(dir, versionId(version));
   await mkdir(scratch, { recursive: true });
-  await copyFile(join(tune.dir, 'config.json'), join(scratch, 'config.json'));
-  await copyFile(join(tune.dir, 'profiles.safetensors'), join(scratch, 'profiles.safetensors'));
+  await copyFile(join(tuned.run, 'config.json'), join(scratch, 'config.json'));
+  await copyFile(join(tuned.run, 'profiles.safetensors'), join(scratch, 'profiles.safetensors'));
   const bank = await SqliteFeatureBank.open(join(scratch, 'bank.sqlite'));
   try {
     await bank.setVersion(version);
@@ -367,20 +343,20 @@ async function coldStartProfiles(
   return { fresh: await coldStart(scratch, byUser, items), warmIds };
 }
 
-function userFields(features: FeatureSet, data: ProtocolData, tune: TuneRun, users: number, seed: number): UserFields {
+function userFields(features: FeatureSet, data: ProtocolData, tuned: RunOutputs, users: number, seed: number): UserFields {
   switch (features) {
     case 'id':
       return { sparse: [] };
     case 'id+userip':
-      return { sparse: slotIdFields('userip', tune.slots, data.userip) };
+      return { sparse: slotIdFields('userip', tuned.slots, data.userip) };
     case 'id+mfkmeans':
-      return { sparse: slotIdFields('mfkmeans', tune.slots, data.mfkmeans) };
+      return { sparse: slotIdFields('mfkmeans', tuned.slots, data.mfkmeans) };
     case 'id+ratebins':
-      return { sparse: slotIdFields('ratebins', tune.slots, data.ratebins) };
+      return { sparse: slotIdFields('ratebins', tuned.slots, data.ratebins) };
     case 'id+random':
-      return { sparse: slotIdFields('random', tune.slots, randomIds(users, tune.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
+      return { sparse: slotIdFields('random', tuned.slots, randomIds(users, tuned.slots.map((s) => s.k), seed ^ RANDOM_ID_SALT)) };
     case 'id+softtokens':
-      return { sparse: [], dense: { name: 'softtokens', width: tune.slots.length * tune.hidden, perUser: data.softTokens } };
+      return { sparse: [], dense: { name: 'softtokens', width: tuned.slots.length * tuned.hidden, perUser: data.softTokens } };
   }
 }
 

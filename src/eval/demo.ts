@@ -13,7 +13,7 @@ import { readJsonWith, saveConfig, silentProgress, writeJson, type Progress } fr
 import { exportBank, explainRun, tuneSchema, tuneRun, type BankExport, type SlotExplanation, type TuneConfig, type TuneSummary } from '../profile/index.js';
 import { compareFeatureSets } from './compare.js';
 import type { CompareReport } from './report.js';
-import { trainServingModel, type ServingModelSummary } from './serving.js';
+import { trainServingModel, type ServingModelSummary } from '../features/index.js';
 
 /**
  * An experiment's settings: optionally the dataset as `data prepare --config` takes it (default the
@@ -104,7 +104,7 @@ export async function runDemo(options: DemoOptions, on: DemoListener): Promise<D
   on.exported(exported);
 
   stage(`eval compare: ${demo.compare ? 'the config\'s models, feature sets and protocols' : 'DCN on id, id+userip, id+mfkmeans, id+ratebins, id+random, id+softtokens; warm and cold start'}; ${seeds} seeds`);
-  const report = await compareFeatureSets({ ...demo.compare, data, run, out: options.out, seeds: Array.from({ length: seeds }, (_, i) => i) });
+  const report = await compareFeatureSets({ ...demo.compare, data, run, out: options.out, seeds: Array.from({ length: seeds }, (_, i) => i) }, { log: (line) => progress.log(line) });
   on.compared(report);
 
   stage('ctr train: the serving model (DCN on id+userip)');

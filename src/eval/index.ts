@@ -1,15 +1,12 @@
 /**
  * Experiments that show whether the profiles help: CTR feature sets compared over seeds under a warm
  * and a cold-start protocol (report.md, report.json, SVG plots), and profile recovery against true
- * user attributes (NMI, linear probes), each next to baselines that need no LM; and the serving model
- * (ID fields plus the bank's profile IDs) that `userip serve` loads.
+ * user attributes (NMI, linear probes), each next to baselines that need no LM.
  *
  *   const report = await compareFeatureSets({ data: 'runs/x/data', run: 'runs/x/profile', out: 'runs/x/compare' });
  *   report.ctr.find((r) => r.features === 'id+userip' && r.protocol === 'cold')?.vs_id?.auc.verdict;
  *   await evalAttributes({ data, run, attributes: 'users.csv' });
- *   await trainServingModel({ data, run, out: 'runs/x/serve-model' });
  */
-export { trainServingModel, servingModelSchema, type ServingModelConfig, type ServingModelSummary } from './serving.js';
 export { compareFeatureSets, compareSchema, type ColdStartProfiles, type CompareConfig, type CompareConfigInput, type CompareHooks } from './compare.js';
 export { ACTIVITY_BUCKETS, FEATURE_SETS, PROTOCOLS, type CompareReport, type CtrRow, type FeatureSet, type Protocol, type RunRecord } from './report.js';
 export { attributesSchema, evalAttributes, type AttributeResult, type AttributesConfig, type AttributesReport } from './attributes.js';

@@ -8,6 +8,10 @@
  *   const train = ctrTable(encodeRows(split.train, vocab, threshold), fields);   // fieldSchema(vocab, fields)
  *   await saveFeatureMap(modelDir, buildFeatureMap(vocab, slots));
  *   const rows = new RequestRows(model, await loadFeatureMap(modelDir), bankSlots).encode(user, ids, items);
+ *   await trainServingModel({ data: 'runs/x/data', run: 'runs/x/profile', out: 'runs/x/serve-model' });
+ *
+ * The serving model is trained here, where its feature map is made, rather than under src/ctr (which
+ * knows fields, not where their values come from) or src/eval (an experiment; serve must not need it).
  */
 export {
   buildFeatureMap,
@@ -24,3 +28,4 @@ export {
 } from './map.js';
 export { buildVocab, ctrTable, encodeRows, fieldSchema, ratingRows, selectRows, slotIdFields, type RowSet, type UserFields, type Vocab } from './table.js';
 export { FeatureMismatchError, RequestRows } from './request.js';
+export { ctrOnRunSchema, pipelineCtrSchema, servingModelSchema, trainServingModel, type ServingModelConfig, type ServingModelSummary } from './serving-model.js';

@@ -6,7 +6,7 @@
  *   users[i]          raw user id of index i of the `user` field
  *   items[i]          raw item id of index i of the `item` field
  *   attributes[a]     name of index a of the item-attribute field (`genre` by default)
- *   itemAttribute[i]  attribute index of item i
+ *   item_attribute[i] attribute index of item i
  *   slots[j]          profile slot j (bank order) and the model field its ID feeds (`userip_<slot>`)
  */
 import { mkdir, readFile } from 'node:fs/promises';
@@ -16,7 +16,8 @@ import { USER_FIELD } from '../ctr/index.js';
 import { writeFileAtomic } from '../io/files.js';
 
 export const FEATURE_MAP_FILE = 'features.json';
-const FORMAT = 'userip-features/1';
+/** 2: `item_attribute` (was `itemAttribute`). */
+const FORMAT = 'userip-features/2';
 
 const idList = z.array(z.string().min(1)).refine((ids) => new Set(ids).size === ids.length, 'ids must be unique');
 
@@ -28,15 +29,15 @@ export const featureMapSchema = z
     users: idList,
     items: idList.refine((ids) => ids.length > 0, 'at least one item is needed'),
     attributes: z.array(z.string()).min(1),
-    itemAttribute: z.array(z.number().int().nonnegative()),
+    item_attribute: z.array(z.number().int().nonnegative()),
   })
   .strict()
   .superRefine((map, ctx) => {
-    if (map.itemAttribute.length !== map.items.length) {
-      ctx.addIssue({ code: 'custom', path: ['itemAttribute'], message: `${map.itemAttribute.length} entries for ${map.items.length} items` });
+    if (map.item_attribute.length !== map.items.length) {
+      ctx.addIssue({ code: 'custom', path: ['item_attribute'], message: `${map.item_attribute.length} entries for ${map.items.length} items` });
     }
-    const bad = map.itemAttribute.findIndex((a) => a >= map.attributes.length);
-    if (bad >= 0) ctx.addIssue({ code: 'custom', path: ['itemAttribute', bad], message: `attribute ${map.itemAttribute[bad]} is not below ${map.attributes.length}` });
+    const bad = map.item_attribute.findIndex((a) => a >= map.attributes.length);
+    if (bad >= 0) ctx.addIssue({ code: 'custom', path: ['item_attribute', bad], message: `attribute ${map.item_attribute[bad]} is not below ${map.attributes.length}` });
     const names = [map.fields.user, map.fields.item, map.fields.attribute, ...map.slots.map((s) => s.field)];
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup !== undefined) ctx.addIssue({ code: 'custom', path: ['fields'], message: `field "${dup}" is named twice` });
@@ -81,7 +82,7 @@ export function buildFeatureMap(
     users: byIndex(vocab.users, 'users'),
     items: byIndex(vocab.items, 'items'),
     attributes: byIndex(vocab.attributes, 'attributes'),
-    itemAttribute: Array.from(vocab.itemAttribute),
+    item_attribute: Array.from(vocab.itemAttribute),
   };
   return parseFeatureMap(map, 'built by buildFeatureMap');
 }

@@ -41,7 +41,7 @@ export class RequestRows {
     const itemField = field(features.fields.item);
     const attributeField = field(features.fields.attribute);
     this.itemRows = Int32Array.from(features.items, (_, i) => model.tableRow(itemField, i));
-    this.attributeRows = Int32Array.from(features.itemAttribute, (a) => model.tableRow(attributeField, a));
+    this.attributeRows = Int32Array.from(features.item_attribute, (a) => model.tableRow(attributeField, a));
   }
 
   /** The item indices of `items` (ids, numbers taken as their strings), and the ids the feature map does not know (in request order, once each). */

@@ -273,11 +273,12 @@ export function unigramPerplexityFromCounts(unigram: UnigramCounts, validTokens:
  * does, so that the unigram baseline is recomputed without the 51 MB of training text.
  */
 export const UNIGRAM_COUNTS_FILE = 'train-unigram.json';
-const UNIGRAM_COUNTS_FORMAT = 'userip-unigram-counts/1';
+/** 2: `vocab_size` (was `vocabSize`), snake_case as in every output file. */
+const UNIGRAM_COUNTS_FORMAT = 'userip-unigram-counts/2';
 
 const unigramFileSchema = z.object({
   format: z.literal(UNIGRAM_COUNTS_FORMAT),
-  vocabSize: positiveInt,
+  vocab_size: positiveInt,
   total: z.number().int().nonnegative(),
   counts: z.array(z.number().int().nonnegative()),
 });
@@ -290,7 +291,7 @@ export async function writeUnigramCounts(corpusDir: string, out: string, tok: To
     format: UNIGRAM_COUNTS_FORMAT,
     description: `${tok.name} token counts of train.txt; each document is encoded and followed by the end-of-text token (${tok.eosId})`,
     source: { file: 'train.txt', bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') },
-    vocabSize: unigram.vocabSize,
+    vocab_size: unigram.vocabSize,
     total: unigram.total,
   };
   const json = JSON.stringify(header, null, 2);
@@ -301,7 +302,7 @@ export async function writeUnigramCounts(corpusDir: string, out: string, tok: To
 
 /** Reads a `writeUnigramCounts` file, checking that the counts have the vocabulary's length and sum to `total`. */
 export async function readUnigramCounts(path: string): Promise<UnigramCounts> {
-  const { vocabSize, total, counts } = await readJsonWith(unigramFileSchema, path, 'a unigram count file');
+  const { vocab_size: vocabSize, total, counts } = await readJsonWith(unigramFileSchema, path, 'a unigram count file');
   if (counts.length !== vocabSize) throw new Error(`${path}: ${counts.length} counts for a vocabulary of ${vocabSize}`);
   const sum = counts.reduce((a, b) => a + b, 0);
   if (sum !== total) throw new Error(`${path}: the counts sum to ${sum}, not to total ${total}`);

@@ -48,7 +48,7 @@ export async function lockDirectory(dir: string, command: string, warn: (message
     release = await acquire(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
-    const owner = await readOwner(dir);
+    const owner = await readOwnerOfNewLock(dir);
     if (!owner || !isDeadHere(owner)) {
       const holder = owner ? `process ${owner.pid} on ${owner.host} (${owner.command}, since ${owner.since})` : 'another process (no owner record yet)';
       throw new DirectoryLockedError(`${dir} is in use by ${holder}; wait for it to finish, or stop it, before running ${command} on the same directory`);
@@ -81,6 +81,19 @@ async function readOwner(dir: string): Promise<LockOwner | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The owner record, waiting up to a second for it: a holder writes it just after taking the lock, so
+ * a lock seen in between has none yet (seen with two runs started together).
+ */
+async function readOwnerOfNewLock(dir: string): Promise<LockOwner | undefined> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const owner = await readOwner(dir);
+    if (owner) return owner;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
 }
 
 /** True when `owner` ran on this host and its PID is gone. */

@@ -64,7 +64,7 @@ export function explainCodes(codes: ArrayLike<number>, k: number, attributes: re
  *  - `continuation`: the LM's greedy continuation;
  *  - `words`: the words whose next-token log-probability right after the soft token the code raises
  *    most over the mean of the slot's codes (the LM-side counterpart of attribute lift);
- *  - `behaviourWords`: the same at the first behaviour token, i.e. after the whole template and the
+ *  - `behaviour_words`: the same at the first behaviour token, i.e. after the whole template and the
  *    behaviour prefix: the prediction tuning actually optimises. There the other slots' soft tokens
  *    are visible too and hold `fill` (e.g. each slot's mean token).
  */
@@ -78,7 +78,7 @@ export interface LmWord {
 export interface CodeLmText {
   continuation: string;
   words: LmWord[];
-  behaviourWords: LmWord[];
+  behaviour_words: LmWord[];
 }
 
 export interface LmExplainOptions {
@@ -236,7 +236,7 @@ export async function describeCodesWithLm(
       positionIds: after.positions,
       noRepeatNgram: options.noRepeatNgram,
     });
-    out.push({ continuation: lm.tokenizer.decode(ids), words: words[c], behaviourWords: behaviourWords[c] });
+    out.push({ continuation: lm.tokenizer.decode(ids), words: words[c], behaviour_words: behaviourWords[c] });
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportBankCsv, SqliteFeatureBank } from '../bank/index.js';
 import { writeSafetensors } from '../io/index.js';
-import { readTunedProfiles } from './run.js';
+import { readRunProfiles } from './run.js';
 
 export interface BankExport {
   csv: string;
@@ -26,7 +26,7 @@ export async function exportBank(run: string, out: string): Promise<BankExport> 
   } finally {
     await store.close();
   }
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const tensorsPath = join(out, 'soft_tokens.safetensors');
   await writeSafetensors(
     tensorsPath,

@@ -1,3 +1,21 @@
+/**
+ * Profiles: the prompt template and its mask, the EM trainer over per-user soft tokens, tune runs on
+ * disk, new-user and online (LM-in-the-loop) profiling, and explaining the codes.
+ *
+ * Names, one per concept:
+ * - the *run* is the directory a tune writes (`run: string` wherever a path to one is passed);
+ *   `tuneRun(config)` tunes one into `config.out`, resuming it if it is there;
+ * - `TuneConfig` (its config.json) and `TuneSummary` (its tune.json) are what the tune was given and
+ *   what it reports;
+ * - the run's *profiles* are its users' soft tokens, population token and codebooks
+ *   (profiles.safetensors): `RunProfiles`, `readRunProfiles(run)`;
+ * - the run's *outputs* are its profiles plus its summary and its bank's IDs, what the steps after
+ *   tuning read: `RunOutputs`, `readRunOutputs(run)`, written by `writeRunOutputs`;
+ * - `RunData` (data.json) names the prepared data the run was made from.
+ *
+ *   const summary = await tuneRun(tuneSchema.parse({ data: 'runs/x/data', out: 'runs/x/profile' }));
+ *   const tuned = await readRunOutputs('runs/x/profile');   // tuned.softTokens, tuned.bankIds, tuned.summary
+ */
 export {
   buildPrompt,
   DEFAULT_BEHAVIOUR_PREFIX,
@@ -34,10 +52,10 @@ export {
   behaviourOptions,
   behaviourWindows,
   explainRun,
-  readTunedProfiles,
+  readRunProfiles,
   refitCodebooksWithout,
   runBehaviourWindows,
-  storeProfiles,
+  writeRunOutputs,
   trainBehaviour,
   trainerOptions,
   userWindows,
@@ -48,7 +66,8 @@ export {
   type SlotExplanation,
   type SlotReport,
   type TuneConfig,
-  type TunedProfiles,
+  type RunProfiles,
   type TuneSummary,
 } from './run.js';
+export { bankIdColumns, readRunOutputs, softTokenRows, type RunOutputs } from './outputs.js';
 export { LmProfiles, openOnlineProfiles, type LmProfilesOptions } from './online.js';

@@ -8,7 +8,7 @@
 import { Runtime } from '../engine/index.js';
 import { loadLm } from '../lm/index.js';
 import type { ProfileLm } from './batch.js';
-import { readTunedProfiles, runBehaviourWindows, trainBehaviour, trainerOptions } from './run.js';
+import { readRunProfiles, runBehaviourWindows, trainBehaviour, trainerOptions } from './run.js';
 import { templateTokens, type TemplateTokens } from './template.js';
 import { tuneProfiles, type TuneOptions } from './trainer.js';
 import type { BehaviourWindows } from './windows.js';
@@ -52,7 +52,7 @@ export class LmProfiles {
  * releases the runtime.
  */
 export async function openOnlineProfiles(run: string, options: { steps?: number } = {}): Promise<{ profiles: LmProfiles; close(): Promise<void> }> {
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const tune = tuned.config;
   const runtime = new Runtime({ threads: tune.threads });
   try {

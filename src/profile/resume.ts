@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJson } from '../io/files.js';
+import { z } from 'zod';
+import { readJson, readJsonWith } from '../io/files.js';
 import type { TuneConfig } from './run.js';
 
 /** Settings that do not change the trained tokens, so a resumed run may change them. */
@@ -19,12 +20,15 @@ export function trainingSettings(config: TuneConfig): Omit<TuneConfig, (typeof R
 }
 
 /** `<run>/data.json`: the prepared data a tune run was made from. */
-export interface RunData {
+const runDataSchema = z.object({
   /** Absolute path of the prepared data. */
-  data: string;
+  data: z.string(),
   /** `Prepared.dataHash` when the run started. */
-  dataHash: string;
-}
+  data_hash: z.string(),
+});
+export type RunData = z.infer<typeof runDataSchema>;
+
+const readRunData = (run: string): Promise<RunData> => readJsonWith(runDataSchema, runDataPath(run), "a tune run's data record");
 
 export const runDataPath = (run: string) => join(run, 'data.json');
 
@@ -38,10 +42,10 @@ export class RunRefusedError extends Error {
  */
 export async function assertRunMadeFrom(run: string, dataDir: string, dataHash: string): Promise<void> {
   if (!existsSync(runDataPath(run))) return;
-  const recorded = await readJson<RunData>(runDataPath(run));
-  if (recorded.dataHash !== dataHash) {
+  const recorded = await readRunData(run);
+  if (recorded.data_hash !== dataHash) {
     throw new RunRefusedError(
-      `the tune run ${run} was made from the prepared data ${recorded.data} (hash ${recorded.dataHash.slice(0, 12)}…), not from ${dataDir} (hash ${dataHash.slice(0, 12)}…): give the data the run was tuned on, or tune a run on this data`,
+      `the tune run ${run} was made from the prepared data ${recorded.data} (hash ${recorded.data_hash.slice(0, 12)}…), not from ${dataDir} (hash ${dataHash.slice(0, 12)}…): give the data the run was tuned on, or tune a run on this data`,
     );
   }
 }
@@ -67,9 +71,9 @@ export async function checkResume(config: TuneConfig, dataHash: string): Promise
       );
     }
   }
-  const recorded = existsSync(runDataPath(config.out)) ? await readJson<RunData>(runDataPath(config.out)) : undefined;
-  if (recorded?.dataHash !== dataHash) {
-    const was = recorded ? `data ${recorded.data} (hash ${recorded.dataHash.slice(0, 12)}…)` : 'data it did not record';
+  const recorded = existsSync(runDataPath(config.out)) ? await readRunData(config.out) : undefined;
+  if (recorded?.data_hash !== dataHash) {
+    const was = recorded ? `data ${recorded.data} (hash ${recorded.data_hash.slice(0, 12)}…)` : 'data it did not record';
     throw new RunRefusedError(`${config.out} holds the checkpoint of a run made from ${was}, not from ${config.data} as it is now (hash ${dataHash.slice(0, 12)}…); ${startOver}`);
   }
 }

@@ -80,6 +80,14 @@ export interface SlotReport {
   dead_codes: number;
 }
 
+/** One EM round in tune.json (the trainer's RoundRecord, in the output files' snake_case). */
+export interface RoundSummary {
+  round: number;
+  val_nll: number;
+  train_loss: number;
+  steps: { mean: number; min: number; max: number };
+}
+
 export interface TuneSummary {
   lm: string;
   users: number;
@@ -92,7 +100,7 @@ export interface TuneSummary {
   val_nll_end: number;
   /** Steps per user over all E-steps. */
   steps_per_user: { mean: number; min: number; max: number };
-  history: TuneResult['history'];
+  history: RoundSummary[];
   codebooks: SlotReport[];
   diagnostics: ProfileDiagnostics;
   bank: string;
@@ -112,10 +120,10 @@ export async function tuneRun(given: TuneConfig, progress: Progress = silentProg
     const prepared = await loadPrepared(config.data);
     await checkResume(config, prepared.dataHash);
     await saveConfig(config.out, config);
-    await writeJson(runDataPath(config.out), { data: config.data, dataHash: prepared.dataHash } satisfies RunData);
+    await writeJson(runDataPath(config.out), { data: config.data, data_hash: prepared.dataHash } satisfies RunData);
     const users = behaviourWindows(prepared, lm, config, progress);
     const result = await tuneWithProgress(lm, users, config, join(config.out, 'checkpoint'), progress);
-    return await storeProfiles(lm, prepared, users, result, config);
+    return await writeRunOutputs(lm, prepared, users, result, config);
   } finally {
     await runtime.close();
     await lock.release();
@@ -263,7 +271,7 @@ export interface NewUserProfiles {
  * with the run's frozen codebooks and added to its bank under the same version.
  */
 export async function addNewUsers(run: string, interactionsByUser: Map<string, Interaction[]>, items: ReadonlyMap<string, ItemInfo>, progress: Progress = silentProgress): Promise<NewUserProfiles> {
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const config = tuned.config;
   const runtime = new Runtime({ threads: config.threads });
   try {
@@ -288,7 +296,7 @@ export async function addNewUsers(run: string, interactionsByUser: Map<string, I
 }
 
 /** The run's files: soft tokens, population token, codebooks and their δ-space centroids, the bank, tune.json with diagnostics. */
-export async function storeProfiles(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
+export async function writeRunOutputs(lm: CausalLm, prepared: Prepared, users: UserBehaviour[], result: TuneResult, config: TuneConfig): Promise<TuneSummary> {
   const { softTokens, codebooks } = result;
   const D = softTokens.hidden;
   const n = result.users.length;
@@ -297,14 +305,14 @@ export async function storeProfiles(lm: CausalLm, prepared: Prepared, users: Use
     return { slot: slot.name, k: slot.k, counts: use.counts, perplexity: use.perplexity, dead_codes: use.deadCodes };
   });
 
-  await writeProfiles(config.out, { lmId: lm.id, users: result.users, slots: config.slots, softTokens: softTokens.data, hidden: D, population: result.population, codebooks, deltaCentroids: result.deltaCentroids });
+  await writeRunProfiles(config.out, { lmId: lm.id, users: result.users, slots: config.slots, softTokens: softTokens.data, hidden: D, population: result.population, codebooks, deltaCentroids: result.deltaCentroids });
 
   const version: BankVersion = {
-    lmId: lm.id,
-    configHash: trainingHash(config, lm.id),
-    codebookHash: hashOf(codebooks.map(codebookHash)),
+    lm_id: lm.id,
+    config_hash: trainingHash(config, lm.id),
+    codebook_hash: hashOf(codebooks.map(codebookHash)),
     slots: config.slots.map((s) => ({ name: s.name, k: s.k })),
-    createdAt: new Date().toISOString(),
+    created_at: new Date().toISOString(),
   };
   const bankPath = join(config.out, 'bank.sqlite');
   const bank = await SqliteFeatureBank.open(bankPath);
@@ -329,7 +337,7 @@ export async function storeProfiles(lm: CausalLm, prepared: Prepared, users: Use
     val_nll_start: result.valNllStart,
     val_nll_end: result.valNllEnd,
     steps_per_user: { mean: steps.reduce((a, b) => a + b, 0) / Math.max(1, steps.length), min: Math.min(...steps), max: Math.max(...steps) },
-    history: result.history,
+    history: result.history.map(({ round, valNll, trainLoss, steps }) => ({ round, val_nll: valNll, train_loss: trainLoss, steps })),
     codebooks: reports,
     diagnostics,
     bank: bankPath,
@@ -339,7 +347,7 @@ export async function storeProfiles(lm: CausalLm, prepared: Prepared, users: Use
   return summary;
 }
 
-async function writeProfiles(dir: string, p: Omit<TunedProfiles, 'config'>): Promise<void> {
+async function writeRunProfiles(dir: string, p: Omit<RunProfiles, 'config'>): Promise<void> {
   const S = p.slots.length;
   const D = p.hidden;
   const tensors: Parameters<typeof writeSafetensors>[1] = {
@@ -359,20 +367,20 @@ async function writeProfiles(dir: string, p: Omit<TunedProfiles, 'config'>): Pro
  * the run: the run's bank still holds the IDs of its own codebooks.
  */
 export async function refitCodebooksWithout(run: string, exclude: ReadonlySet<string>): Promise<Map<string, number[]>> {
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const S = tuned.slots.length;
   const D = tuned.hidden;
   const n = tuned.users.length;
   const deltas = tuned.softTokens.map((v, i) => v - tuned.population[i % (S * D)]);
   const members = tuned.users.flatMap((u, i) => (exclude.has(u) ? [] : [i]));
   const refit = fitProfileCodebooks(tuned.population, deltas, members, S, D, tuned.slots.map((s) => s.k), tuned.config.seed);
-  await writeProfiles(run, { ...tuned, ...refit });
+  await writeRunProfiles(run, { ...tuned, ...refit });
   const ids = refit.codebooks.map((cb, j) => assign(cb, profileView(tuned.population, deltas, n, S, D, j)).ids);
   return new Map(members.map((u) => [tuned.users[u], ids.map((slotIds) => slotIds[u])]));
 }
 
 /** A tune run's outputs, read back: users, soft tokens and codebooks in slot order. */
-export interface TunedProfiles extends FrozenProfiles {
+export interface RunProfiles extends FrozenProfiles {
   config: TuneConfig;
   /** Content id of the LM the tokens were tuned against. */
   lmId: string;
@@ -382,7 +390,7 @@ export interface TunedProfiles extends FrozenProfiles {
   hidden: number;
 }
 
-export async function readTunedProfiles(run: string): Promise<TunedProfiles> {
+export async function readRunProfiles(run: string): Promise<RunProfiles> {
   const config = await readJson<TuneConfig>(join(run, 'config.json'));
   const path = join(run, 'profiles.safetensors');
   if (!existsSync(path)) throw new Error(`${run} has no profiles.safetensors: the tune run has not finished (rerun \`userip profile tune\` with --out ${run} to resume it)`);
@@ -416,7 +424,7 @@ export async function explainRun(
   run: string,
   opts: { top: number; minCount: number; tokens: number } & Partial<Pick<LmExplainOptions, 'words' | 'noRepeatNgram' | 'minRelativeProb'>>,
 ): Promise<SlotExplanation[]> {
-  const tuned = await readTunedProfiles(run);
+  const tuned = await readRunProfiles(run);
   const prepared = await loadPrepared(tuned.config.data);
   const attributesOf = new Map<string, string[]>();
   for (const i of prepared.split.train) {

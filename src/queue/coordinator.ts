@@ -22,7 +22,7 @@ import {
   behaviourWindows,
   fitRound,
   roundRecord,
-  storeProfiles,
+  writeRunOutputs,
   templateTokens,
   trainerOptions,
   tunePopulation,
@@ -248,7 +248,7 @@ export async function tuneOnQueue(config: TuneConfig, opts: QueueTuneOptions): P
           tokens: start.tokens! + records.reduce((a, r) => a + r.tokens, 0),
           seconds: (Date.now() - Date.parse(theSpec.createdAt)) / 1000,
         });
-        const summary = await storeProfiles(lm, prepared, users, result, config);
+        const summary = await writeRunOutputs(lm, prepared, users, result, config);
         await store.putSummary(run, summary);
       }
       return { round };

@@ -5,10 +5,10 @@ import { TuneStore } from './store.js';
 
 export interface RoundStatus {
   round: number;
-  shardsDone: number;
+  shards_done: number;
   /** The M-step's codebooks are stored. */
   fitted: boolean;
-  valNll?: number;
+  val_nll?: number;
 }
 
 export interface ShardJobStatus {
@@ -18,31 +18,31 @@ export interface ShardJobStatus {
   /** User steps so far / budget, while active. */
   progress?: string;
   /** Attempts that failed, and times the job was taken back from a worker that stopped renewing its lock. */
-  attemptsMade: number;
+  attempts_made: number;
   stalled: number;
-  failedReason?: string;
+  failed_reason?: string;
 }
 
 export interface RunStatus {
   run: string;
-  lmId: string;
+  lm_id: string;
   data: string;
   out: string;
-  createdAt: string;
+  created_at: string;
   users: number;
   shards: number;
   rounds: number;
-  populationDone: boolean;
-  perRound: RoundStatus[];
+  population_done: boolean;
+  per_round: RoundStatus[];
   /** The first round not yet fitted, and its shard jobs (none once the run is finished). */
-  currentRound?: number;
+  current_round?: number;
   jobs: ShardJobStatus[];
   /** Workers connected to the shard queue now (any run's). */
   workers: number;
   finished: boolean;
-  bankWrites: number;
+  bank_writes: number;
   bank?: string;
-  bankVersion?: string;
+  bank_version?: string;
 }
 
 export async function queueStatus(redis: string, run: string): Promise<RunStatus> {
@@ -53,7 +53,7 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
     for (let round = 0; round < spec.rounds; round++) {
       const done = await store.shardsDone(spec, round);
       const record = await store.record(run, round);
-      perRound.push({ round: round + 1, shardsDone: done.filter(Boolean).length, fitted: record !== undefined, valNll: record?.valNll });
+      perRound.push({ round: round + 1, shards_done: done.filter(Boolean).length, fitted: record !== undefined, val_nll: record?.valNll });
     }
     const summary = await store.summary(run);
     const current = perRound.findIndex((r) => !r.fitted);
@@ -68,7 +68,7 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
         for (let s = 0; s < spec.shards.length; s++) {
           const job = await Job.fromId(queue, shardJobId(run, current, s));
           if (!job) {
-            jobs.push({ shard: s, state: 'not queued', attemptsMade: 0, stalled: 0 });
+            jobs.push({ shard: s, state: 'not queued', attempts_made: 0, stalled: 0 });
             continue;
           }
           const state = await job.getState();
@@ -78,13 +78,13 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
             state,
             worker: job.processedBy,
             progress: state === 'active' && typeof p === 'object' ? `${p.steps}/${p.budget}` : undefined,
-            attemptsMade: job.attemptsMade,
+            attempts_made: job.attemptsMade,
             stalled: job.stalledCounter,
-            failedReason: job.failedReason || undefined,
+            failed_reason: job.failedReason || undefined,
           });
         }
         const parent = await Job.fromId(fits, fitJobId(run, current));
-        if (parent) jobs.push({ shard: -1, state: await parent.getState(), attemptsMade: parent.attemptsMade, stalled: parent.stalledCounter, failedReason: parent.failedReason || undefined });
+        if (parent) jobs.push({ shard: -1, state: await parent.getState(), attempts_made: parent.attemptsMade, stalled: parent.stalledCounter, failed_reason: parent.failedReason || undefined });
       }
     } finally {
       await queue.close();
@@ -93,22 +93,22 @@ export async function queueStatus(redis: string, run: string): Promise<RunStatus
     }
     return {
       run,
-      lmId: spec.lmId,
+      lm_id: spec.lmId,
       data: spec.config.data,
       out: spec.config.out,
-      createdAt: spec.createdAt,
+      created_at: spec.createdAt,
       users: spec.users,
       shards: spec.shards.length,
       rounds: spec.rounds,
-      populationDone: await store.hasInput(run, 0),
-      perRound,
-      currentRound: current >= 0 ? current + 1 : undefined,
+      population_done: await store.hasInput(run, 0),
+      per_round: perRound,
+      current_round: current >= 0 ? current + 1 : undefined,
       jobs,
       workers,
       finished: summary !== undefined,
-      bankWrites: await store.bankWrites(run),
+      bank_writes: await store.bankWrites(run),
       bank: summary?.bank,
-      bankVersion: summary?.bank_version,
+      bank_version: summary?.bank_version,
     };
   } finally {
     await store.close();

@@ -101,7 +101,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const bankVersion = versionId(version);
   if (bankVersion !== options.modelBankVersion) {
     throw new ServeSetupError(
-      `the feature bank has version ${bankVersion} (lm ${version.lmId}) but the CTR model was trained on bank version ${options.modelBankVersion}; serve the bank the model was trained with, or retrain the model on this bank`,
+      `the feature bank has version ${bankVersion} (lm ${version.lm_id}) but the CTR model was trained on bank version ${options.modelBankVersion}; serve the bank the model was trained with, or retrain the model on this bank`,
     );
   }
   const scorer = new Scorer(model, features, version.slots, options.threads);

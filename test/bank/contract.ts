@@ -7,17 +7,17 @@ import { describe, test, type TestContext } from 'node:test';
 import { FeatureBankError, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
 
 export const VERSION: BankVersion = {
-  lmId: 'house-lm@1',
-  configHash: 'c0ffee',
-  codebookHash: 'b00c',
+  lm_id: 'house-lm@1',
+  config_hash: 'c0ffee',
+  codebook_hash: 'b00c',
   slots: [
     { name: 'hobby', k: 4 },
     { name: 'background', k: 3 },
   ],
-  createdAt: '2024-01-01T00:00:00.000Z',
+  created_at: '2024-01-01T00:00:00.000Z',
 };
 
-export const OTHER_VERSION: BankVersion = { ...VERSION, codebookHash: 'feed', createdAt: '2024-02-01T00:00:00.000Z' };
+export const OTHER_VERSION: BankVersion = { ...VERSION, codebook_hash: 'feed', created_at: '2024-02-01T00:00:00.000Z' };
 
 /** A deterministic valid entry for user `u<i>`. */
 export const entryFor = (i: number): ProfileEntry => ({ user: `u${i}`, ids: [i % 4, (i * 7) % 3], source: i % 5 === 0 ? 'cold-start' : 'tuned' });
@@ -55,16 +55,16 @@ export function featureBankContract(name: string, makeBank: () => Promise<Featur
       assert.equal(await bank.count(), 0);
     });
 
-    test('the version reads back as stored, and its id ignores createdAt', async (t) => {
+    test('the version reads back as stored, and its id ignores created_at', async (t) => {
       const bank = await bankFor(t);
       assert.deepEqual(await bank.version(), VERSION);
       const id = versionId(VERSION);
       assert.match(id, /^[0-9a-f]{16}$/);
-      const later: BankVersion = { ...VERSION, createdAt: '2030-01-01T00:00:00.000Z' };
+      const later: BankVersion = { ...VERSION, created_at: '2030-01-01T00:00:00.000Z' };
       assert.equal(versionId(later), id);
       assert.notEqual(versionId(OTHER_VERSION), id);
-      assert.notEqual(versionId({ ...VERSION, lmId: 'gpt2' }), id);
-      assert.notEqual(versionId({ ...VERSION, configHash: 'other' }), id);
+      assert.notEqual(versionId({ ...VERSION, lm_id: 'gpt2' }), id);
+      assert.notEqual(versionId({ ...VERSION, config_hash: 'other' }), id);
     });
 
     test('entries round-trip, with and without a source', async (t) => {
@@ -166,7 +166,7 @@ export function featureBankContract(name: string, makeBank: () => Promise<Featur
     test('the same version again keeps entries and the first record, so cold-start users can be added', async (t) => {
       const bank = await bankFor(t);
       await bank.putMany([entryFor(1)]);
-      await bank.setVersion({ ...VERSION, createdAt: '2025-06-01T00:00:00.000Z' });
+      await bank.setVersion({ ...VERSION, created_at: '2025-06-01T00:00:00.000Z' });
       await bank.putMany([{ user: 'new', ids: [1, 2], source: 'cold-start' }]);
       assert.deepEqual(await bank.version(), VERSION);
       assert.equal(await bank.count(), 2);
@@ -196,7 +196,7 @@ export function featureBankContract(name: string, makeBank: () => Promise<Featur
         [{ ...VERSION, slots: [{ name: 'a', k: 2 }, { name: 'a', k: 3 }] }, /unique/],
         [{ ...VERSION, slots: [{ name: 'user', k: 2 }] }, /reserved/],
         [{ ...VERSION, slots: [{ name: 'Hobby', k: 2 }] }, /lower-case/],
-        [{ ...VERSION, lmId: '' }, /lmId/],
+        [{ ...VERSION, lm_id: '' }, /lm_id/],
       ];
       for (const [version, message] of cases) {
         await assert.rejects(bank.setVersion(version), { name: 'FeatureBankError', message }, JSON.stringify(version));

@@ -33,7 +33,7 @@ test('CSV export: header from the slots, one row per user, and a version sidecar
   assert.deepEqual(rows[2], { user: 'c, "quoted"', hobby: '1', background: '0', source: '' });
 
   const sidecar = JSON.parse(await readFile(result.versionPath, 'utf8')) as BankCsvVersionFile;
-  assert.deepEqual(sidecar, { versionId: versionId(VERSION), version: VERSION, rows: 3, columns: ['user', 'hobby', 'background', 'source'] });
+  assert.deepEqual(sidecar, { version_id: versionId(VERSION), version: VERSION, rows: 3, columns: ['user', 'hobby', 'background', 'source'] });
   assert.deepEqual((await readdir(dir)).sort(), ['bank.csv', 'bank.csv.version.json'], 'no temporary files left');
 });
 

@@ -47,7 +47,7 @@ it('line charts: one line per series and panel, skipping non-finite points; empt
   assert.deepEqual(data, [[[1, 0.71]], [[1, 0.6], [2, 0.65]]]);
   assertWellFormedSvg(renderSvg(curves), 'curves');
   assertWellFormedSvg(renderSvg(tuningChart([], undefined)), 'empty tuning chart');
-  const tuning = tuningChart([{ epoch: 1, valNll: 5.3 }, { epoch: 2, valNll: 5.2, trainLoss: 5.1 }], 5.4);
+  const tuning = tuningChart([{ epoch: 1, val_nll: 5.3 }, { epoch: 2, val_nll: 5.2, train_loss: 5.1 }], 5.4);
   assert.deepEqual((tuning.option.series as { data: number[][] }[]).map((s) => s.data), [[[0, 5.4], [1, 5.3], [2, 5.2]], [[2, 5.1]]]);
 });
 

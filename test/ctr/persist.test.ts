@@ -57,7 +57,7 @@ describe('save and load', () => {
     assert.match(files[1], /^weights-[0-9a-f]+\.safetensors$/);
     const json = JSON.parse(await readFile(join(target, 'model.json'), 'utf8'));
     assert.equal(json.weights, files[1]);
-    assert.equal(json.bankVersion, 'v2');
+    assert.equal(json.bank_version, 'v2');
     assert.deepEqual(await (await loadCtrModel(target, { runtime: rt })).model.predict(test), await m.predict(test));
   });
 

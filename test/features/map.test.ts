@@ -26,7 +26,7 @@ it('round-trips through features.json with the default field names', async (t) =
   assert.deepEqual(JSON.parse(await readFile(path, 'utf8')), map);
   assert.equal(loaded.userIndex.get('bob'), 1);
   assert.equal(loaded.itemIndex.get('m3'), 2);
-  assert.deepEqual(loaded.itemAttribute, [0, 1, 0]);
+  assert.deepEqual(loaded.item_attribute, [0, 1, 0]);
   assert.deepEqual(loaded.attributes, ['Comedy', '(none)']);
 });
 

@@ -1,7 +1,10 @@
-/** What the trainer tests tune with: small settings and seeded users of a tiny LM's tokens. */
+/** What the trainer tests tune with: a tiny LM's shape, small settings and seeded users of its tokens. */
 import { Rng } from '../../src/engine/index.js';
 import type { Tokenizer } from '../../src/lm/index.js';
 import type { TuneOptions, UserBehaviour } from '../../src/profile/index.js';
+
+/** The tiny random GPT-2 the trainer tests tune against (`tinyLm` adds the seed). */
+export const TUNING_LM = { architecture: 'gpt2', hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 96 } as const;
 
 /** Trainer settings small enough for a tiny LM in a test; each test overrides what it is about. */
 export function testTuneOptions(overrides: Partial<TuneOptions> = {}): TuneOptions {

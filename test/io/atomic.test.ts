@@ -91,7 +91,7 @@ test('full disk: safetensors, bank CSV and split CSV writers fail loudly and kee
     const results = {};
     results.safetensors = await outcome(() => writeSafetensors(dir + '/checkpoint.safetensors', { deltas: { dtype: 'F32', shape: [4000], data: new Float32Array(4000).fill(0.5) } }));
     const bank = await SqliteFeatureBank.open(':memory:');
-    await bank.setVersion({ lmId: 'lm', configHash: 'c', codebookHash: 'b', slots: [{ name: 'hobby', k: 4 }], createdAt: '2026-01-01' });
+    await bank.setVersion({ lm_id: 'lm', config_hash: 'c', codebook_hash: 'b', slots: [{ name: 'hobby', k: 4 }], created_at: '2026-01-01' });
     await bank.putMany(Array.from({ length: 2000 }, (_, i) => ({ user: 'user-' + i, ids: [i % 4], source: 'tuned' })));
     results.bankCsv = await outcome(() => exportBankCsv(bank, dir + '/profiles.csv'));
     const rows = Array.from({ length: 1000 }, (_, i) => ({ user: 'u' + i, item: 'item-' + i, rating: 4, timestamp: i }));

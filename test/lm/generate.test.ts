@@ -3,45 +3,27 @@
  * ids, and the no-repeat-n-gram rule, each against the float64 reference forward.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { Runtime } from '../../src/engine/index.js';
-import { CausalLm, causalMask } from '../../src/lm/causal-lm.js';
+import { describe, test } from 'node:test';
+import { causalMask } from '../../src/lm/causal-lm.js';
 import { referenceLogits } from '../helpers/referenceLm.js';
-import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { tinyLm } from '../helpers/tinyLm.js';
 
-const rt = new Runtime({ threads: 1 });
-let root: string;
-let fx: TinyCheckpoint;
-let lm: CausalLm;
-
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'userip-generate-'));
-  fx = await writeTinyCheckpoint(join(root, 'ck'), { architecture: 'gpt2', seed: 41, maxPositions: 48 });
-  await amplifyCheckpoint(fx, 5);
-  lm = await CausalLm.load(fx.dir, { runtime: rt });
-});
-after(async () => {
-  await rt.close();
-  await rm(root, { recursive: true, force: true });
-});
+const tiny = tinyLm('userip-generate-', { architecture: 'gpt2', seed: 41, maxPositions: 48 }, { amplify: 5 });
 
 /** Greedy decoding with the reference forward; `allowed(seq, t)` says whether t may come next. */
 function referenceGreedy(prefix: Float32Array, positions: number[], steps: number, allowed: (seq: number[], t: number) => boolean): number[] {
-  const V = fx.config.vocabSize;
+  const V = tiny.checkpoint.config.vocabSize;
   const out: number[] = [];
   let embeds = Array.from(prefix);
   const pos = [...positions];
-  while (out.length < steps && pos[pos.length - 1] < fx.config.maxPositions) {
+  while (out.length < steps && pos[pos.length - 1] < tiny.checkpoint.config.maxPositions) {
     const T = pos.length;
-    const logits = referenceLogits(fx.config, fx.weights, { inputsEmbeds: embeds, attentionMask: causalMask(T), positionIds: pos });
+    const logits = referenceLogits(tiny.checkpoint.config, tiny.checkpoint.weights, { inputsEmbeds: embeds, attentionMask: causalMask(T), positionIds: pos });
     let best = -1;
     for (let t = 0; t < V; t++) if (allowed(out, t) && (best < 0 || logits[(T - 1) * V + t] > logits[(T - 1) * V + best])) best = t;
-    if (best === fx.config.eosTokenId) break;
+    if (best === tiny.checkpoint.config.eosTokenId) break;
     out.push(best);
-    embeds = [...embeds, ...lm.embedTokens([best])];
+    embeds = [...embeds, ...tiny.lm.embedTokens([best])];
     pos.push(pos[pos.length - 1] + 1);
   }
   return out;
@@ -62,34 +44,34 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from 
 
 describe('CausalLm.generate options', () => {
   test('noRepeatNgram never repeats an n-gram and otherwise picks the reference argmax', async () => {
-    const prefix = lm.embedTokens(lm.tokenizer.encode('the cat'));
-    const T0 = prefix.length / fx.config.hiddenSize;
-    const plain = await lm.generate(prefix, { maxNewTokens: 16 });
+    const prefix = tiny.lm.embedTokens(tiny.lm.tokenizer.encode('the cat'));
+    const T0 = prefix.length / tiny.checkpoint.config.hiddenSize;
+    const plain = await tiny.lm.generate(prefix, { maxNewTokens: 16 });
     assert.equal(plain.length, 16);
     assert.ok(repeatsNgram(plain, 2), `plain greedy should loop on this model: ${plain}`);
-    assert.deepEqual(await lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: 0 }), plain, 'off by 0 as by default');
+    assert.deepEqual(await tiny.lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: 0 }), plain, 'off by 0 as by default');
     for (const n of [1, 2, 3]) {
-      const got = await lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: n });
+      const got = await tiny.lm.generate(prefix, { maxNewTokens: 16, noRepeatNgram: n });
       assert.ok(!repeatsNgram(got, n), `n = ${n}: ${got}`);
       // The rule as stated: t is allowed unless seq + t ends with an n-gram seq already holds.
       const expected = referenceGreedy(prefix, range(T0), 16, (seq, t) => !repeatsNgram([...seq, t], n));
       assert.deepEqual(got, expected, `n = ${n}`);
     }
-    await assert.rejects(lm.generate(prefix, { maxNewTokens: 4, noRepeatNgram: -1 }), /noRepeatNgram/);
+    await assert.rejects(tiny.lm.generate(prefix, { maxNewTokens: 4, noRepeatNgram: -1 }), /noRepeatNgram/);
   });
 
   test('positionIds place the prefix; generated tokens follow the last id and stop at the context length', async () => {
-    const ids = lm.tokenizer.encode('the movie');
-    const prefix = lm.embedTokens(ids);
+    const ids = tiny.lm.tokenizer.encode('the movie');
+    const prefix = tiny.lm.embedTokens(ids);
     const T0 = ids.length;
-    assert.deepEqual(await lm.generate(prefix, { maxNewTokens: 6, positionIds: range(T0) }), await lm.generate(prefix, { maxNewTokens: 6 }));
+    assert.deepEqual(await tiny.lm.generate(prefix, { maxNewTokens: 6, positionIds: range(T0) }), await tiny.lm.generate(prefix, { maxNewTokens: 6 }));
     const gapped = [0, ...range(T0 - 1, 20)];
-    const got = await lm.generate(prefix, { maxNewTokens: 6, positionIds: gapped });
+    const got = await tiny.lm.generate(prefix, { maxNewTokens: 6, positionIds: gapped });
     assert.deepEqual(got, referenceGreedy(prefix, gapped, 6, () => true));
-    assert.notDeepEqual(got, await lm.generate(prefix, { maxNewTokens: 6 }), 'positions matter on this model');
+    assert.notDeepEqual(got, await tiny.lm.generate(prefix, { maxNewTokens: 6 }), 'positions matter on this model');
     // Last prefix id 46 of 48: steps run at ids 46 and 47.
     const late = range(T0, 47 - T0);
-    assert.equal((await lm.generate(prefix, { maxNewTokens: 6, positionIds: late })).length, 2);
-    await assert.rejects(lm.generate(prefix, { maxNewTokens: 2, positionIds: [0] }), /positionIds/);
+    assert.equal((await tiny.lm.generate(prefix, { maxNewTokens: 6, positionIds: late })).length, 2);
+    await assert.rejects(tiny.lm.generate(prefix, { maxNewTokens: 2, positionIds: [0] }), /positionIds/);
   });
 });

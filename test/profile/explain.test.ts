@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { Rng, Runtime } from '../../src/engine/index.js';
-import { CausalLm, causalMask, gpt2Tokenizer } from '../../src/lm/index.js';
+import { describe, it } from 'node:test';
+import { Rng } from '../../src/engine/index.js';
+import { causalMask, gpt2Tokenizer } from '../../src/lm/index.js';
 import { contrastWords, describeCodesWithLm, explainCodes, wordAfter } from '../../src/profile/explain.js';
 import { buildPrompt, templateTokens, writeMask, type MaskMode, type Slot } from '../../src/profile/template.js';
 import { referenceLogits } from '../helpers/referenceLm.js';
-import { amplifyCheckpoint, writeTinyCheckpoint, type TinyCheckpoint } from '../helpers/tinyCheckpoint.js';
+import { tinyLm } from '../helpers/tinyLm.js';
 
 it('ranks attributes by lift against the whole population, with counts by hand', () => {
   // code 0: users 0,1 watch Comedy; code 1: user 2 watches Horror x3 and Comedy x1.
@@ -76,20 +73,7 @@ it('wordAfter keeps whole words that start a new word after the given text', () 
 });
 
 describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', () => {
-  const rt = new Runtime({ threads: 1 });
-  let root: string;
-  let fx: TinyCheckpoint;
-  let lm: CausalLm;
-  before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'userip-explain-'));
-    fx = await writeTinyCheckpoint(join(root, 'ck'), { architecture: 'gpt2', seed: 17, maxPositions: 48 });
-    await amplifyCheckpoint(fx, 8);
-    lm = await CausalLm.load(fx.dir, { runtime: rt });
-  });
-  after(async () => {
-    await rt.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const tiny = tinyLm('userip-explain-', { architecture: 'gpt2', seed: 17, maxPositions: 48 }, { amplify: 8 });
 
   const slots: Slot[] = [
     { name: 'hobby', text: 'the cat is', k: 2 },
@@ -115,15 +99,15 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
 
   for (const mode of ['paper', 'causal'] as MaskMode[]) {
     it(`${mode} mask: words, behaviour words and continuation of slot 1 come from the soft token's training context`, async () => {
-      const D = fx.config.hiddenSize;
-      const V = fx.config.vocabSize;
-      const template = templateTokens(lm.tokenizer, slots, 'the world');
+      const D = tiny.checkpoint.config.hiddenSize;
+      const V = tiny.checkpoint.config.vocabSize;
+      const template = templateTokens(tiny.lm.tokenizer, slots, 'the world');
       const rng = new Rng(3);
       const centroids = new Float32Array(2 * D);
       rng.fillNormal(centroids, 1);
       const fill = [new Float32Array(D), new Float32Array(D)];
       rng.fillNormal(fill[0], 1);
-      const got = await describeCodesWithLm(lm, template, mode, 1, centroids, fill, { tokens: 5, words: 3, noRepeatNgram: 0, minRelativeProb: 0 });
+      const got = await describeCodesWithLm(tiny.lm, template, mode, 1, centroids, fill, { tokens: 5, words: 3, noRepeatNgram: 0, minRelativeProb: 0 });
 
       // Slot 1's soft token in training: under the paper mask it sees the start token and its own
       // name, under the causal mask everything before it (slot 0's soft token holding fill[0]); at
@@ -137,14 +121,14 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
         const out: number[] = [];
         for (const p of positions) {
           const t = tokensAt[p];
-          out.push(...(t >= 0 ? lm.embedTokens([t]) : p === n0 + 1 ? fill[0] : centroids.subarray(c * D, (c + 1) * D)));
+          out.push(...(t >= 0 ? tiny.lm.embedTokens([t]) : p === n0 + 1 ? fill[0] : centroids.subarray(c * D, (c + 1) * D)));
         }
         return out;
       };
       const T = positions.length;
-      const lps = [0, 1].map((c) => logSoftmaxLast(referenceLogits(fx.config, fx.weights, { inputsEmbeds: embedsFor(c), attentionMask: causalMask(T), positionIds: positions }), T, V));
+      const lps = [0, 1].map((c) => logSoftmaxLast(referenceLogits(tiny.checkpoint.config, tiny.checkpoint.weights, { inputsEmbeds: embedsFor(c), attentionMask: causalMask(T), positionIds: positions }), T, V));
       // Word tokens of the fixture vocabulary after a word: the Ġ-prefixed whole words.
-      const spaced = new Map(['Ġthe', 'Ġcat', 'Ġis', 'Ġmovie', 'Ġworld'].map((w) => [fx.vocab[w], w.slice(1)]));
+      const spaced = new Map(['Ġthe', 'Ġcat', 'Ġis', 'Ġmovie', 'Ġworld'].map((w) => [tiny.checkpoint.vocab[w], w.slice(1)]));
       const expected = expectedWords(lps, (t) => spaced.get(t), 3);
       for (const c of [0, 1]) {
         assert.deepEqual(got[c].words.map((w) => w.word), expected[c].map((w) => w.word), `code ${c}`);
@@ -160,11 +144,11 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
       const mask = new Float32Array(P * P);
       writeMask(prompt, mode, P, mask);
       const fullEmbeds = (c: number) =>
-        prompt.tokens.flatMap((t, p) => Array.from(t >= 0 ? lm.embedTokens([t]) : p === prompt.softPositions[0] ? fill[0] : centroids.subarray(c * D, (c + 1) * D)));
-      const blps = [0, 1].map((c) => logSoftmaxLast(referenceLogits(fx.config, fx.weights, { inputsEmbeds: fullEmbeds(c), attentionMask: mask, positionIds: range(P) }), P, V));
-      const bexpected = expectedWords(blps, wordAfter(lm.tokenizer, template.prefix), 3);
-      for (const c of [0, 1]) assert.deepEqual(got[c].behaviourWords.map((w) => w.word), bexpected[c].map((w) => w.word), `behaviour, code ${c}`);
-      assert.ok(got[0].behaviourWords.length > 0 && got[1].behaviourWords.length > 0);
+        prompt.tokens.flatMap((t, p) => Array.from(t >= 0 ? tiny.lm.embedTokens([t]) : p === prompt.softPositions[0] ? fill[0] : centroids.subarray(c * D, (c + 1) * D)));
+      const blps = [0, 1].map((c) => logSoftmaxLast(referenceLogits(tiny.checkpoint.config, tiny.checkpoint.weights, { inputsEmbeds: fullEmbeds(c), attentionMask: mask, positionIds: range(P) }), P, V));
+      const bexpected = expectedWords(blps, wordAfter(tiny.lm.tokenizer, template.prefix), 3);
+      for (const c of [0, 1]) assert.deepEqual(got[c].behaviour_words.map((w) => w.word), bexpected[c].map((w) => w.word), `behaviour, code ${c}`);
+      assert.ok(got[0].behaviour_words.length > 0 && got[1].behaviour_words.length > 0);
 
       // The continuation: reference greedy from the same context, the generated tokens at the next positions.
       for (const c of [0, 1]) {
@@ -173,15 +157,15 @@ describe('describeCodesWithLm on a tiny GPT-2, against the reference forward', (
         const ids: number[] = [];
         while (ids.length < 5) {
           const n = pos.length;
-          const logits = referenceLogits(fx.config, fx.weights, { inputsEmbeds: embeds, attentionMask: causalMask(n), positionIds: pos });
+          const logits = referenceLogits(tiny.checkpoint.config, tiny.checkpoint.weights, { inputsEmbeds: embeds, attentionMask: causalMask(n), positionIds: pos });
           const lp = logSoftmaxLast(logits, n, V);
           const next = lp.indexOf(Math.max(...lp));
-          if (next === fx.config.eosTokenId) break;
+          if (next === tiny.checkpoint.config.eosTokenId) break;
           ids.push(next);
-          embeds = [...embeds, ...lm.embedTokens([next])];
+          embeds = [...embeds, ...tiny.lm.embedTokens([next])];
           pos.push(pos[n - 1] + 1);
         }
-        assert.equal(got[c].continuation, lm.tokenizer.decode(ids), `continuation of code ${c}`);
+        assert.equal(got[c].continuation, tiny.lm.tokenizer.decode(ids), `continuation of code ${c}`);
       }
     });
   }

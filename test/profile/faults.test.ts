@@ -4,41 +4,33 @@
  * gives NaN, and LM weights that are corrupt. Each ends in a clear refusal, never in a run on wrong data.
  */
 import assert from 'node:assert/strict';
-import { appendFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { EMBEDDED_DATASET_DIR, loadPrepared, prepareData } from '../../src/data/index.js';
-import { Runtime } from '../../src/engine/index.js';
-import { trainServingModel } from '../../src/eval/index.js';
+import { trainServingModel } from '../../src/features/index.js';
 import { CausalLm } from '../../src/lm/index.js';
 import { openSafetensors, writeSafetensors } from '../../src/io/index.js';
 import { DEFAULT_SLOTS, templateTokens, tuneProfiles, tuneRun, tuneSchema, type TuneOptions } from '../../src/profile/index.js';
-import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { testTuneOptions } from '../helpers/tuning.js';
+import { testTuneOptions, TUNING_LM } from '../helpers/tuning.js';
+import { tinyLm } from '../helpers/tinyLm.js';
 
-const rt = new Runtime({ threads: 1 });
-let dir: string;
 let source: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'userip-faults-'));
-  await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 4, hiddenSize: 32, numLayers: 1, numHeads: 4, maxPositions: 128 });
-  // A copy of the dataset that the tests may change.
-  source = join(dir, 'movielens');
-  await cp(EMBEDDED_DATASET_DIR, source, { recursive: true });
-  await prepareData({ dataset: source, out: join(dir, 'data'), threshold: 3, skipBadRows: false, maxUsers: 6 });
-});
-after(async () => {
-  await rt.close();
-  await rm(dir, { recursive: true, force: true });
+const tiny = tinyLm('userip-faults-', { ...TUNING_LM, seed: 4, numLayers: 1, maxPositions: 128 }, {
+  prepare: async (dir) => {
+    // A copy of the dataset that the tests may change.
+    source = join(dir, 'movielens');
+    await cp(EMBEDDED_DATASET_DIR, source, { recursive: true });
+    await prepareData({ dataset: source, out: join(dir, 'data'), threshold: 3, skipBadRows: false, maxUsers: 6 });
+  },
 });
 
 const settings = (out: string, extra: Record<string, unknown> = {}) =>
-  tuneSchema.parse({ data: join(dir, 'data'), out, lm: join(dir, 'lm'), behaviourTokens: 30, userSteps: 2, populationSteps: 2, emRounds: 1, batchTokens: 256, diagnosticsUsers: 0, threads: 1, ...extra });
+  tuneSchema.parse({ data: join(tiny.dir, 'data'), out, lm: join(tiny.dir, 'lm'), behaviourTokens: 30, userSteps: 2, populationSteps: 2, emRounds: 1, batchTokens: 256, diagnosticsUsers: 0, threads: 1, ...extra });
 
 it('a rerun with other settings is refused before it writes config.json', async () => {
-  const out = join(dir, 'settings');
+  const out = join(tiny.dir, 'settings');
   await tuneRun(settings(out));
   const config = await readFile(join(out, 'config.json'), 'utf8');
   await assert.rejects(tuneRun(settings(out, { userSteps: 3, lr: 0.02 })), {
@@ -51,7 +43,7 @@ it('a rerun with other settings is refused before it writes config.json', async 
 });
 
 it('two runs on one output directory: the second is refused, naming the holder', async () => {
-  const out = join(dir, 'twice');
+  const out = join(tiny.dir, 'twice');
   const outcomes = await Promise.allSettled([tuneRun(settings(out)), tuneRun(settings(out, { userSteps: 3 }))]);
   const refused = outcomes.filter((o) => o.status === 'rejected');
   assert.equal(refused.length, 1, 'exactly one run goes ahead');
@@ -59,36 +51,36 @@ it('two runs on one output directory: the second is refused, naming the holder',
 });
 
 it('prepared data changed under a run: resuming from its checkpoint, and ctr train on it, are refused', async () => {
-  const data = join(dir, 'data-reprepared');
+  const data = join(tiny.dir, 'data-reprepared');
   await prepareData({ dataset: source, out: data, threshold: 3, skipBadRows: false, maxUsers: 6 });
-  const out = join(dir, 'reprepared');
+  const out = join(tiny.dir, 'reprepared');
   await tuneRun(settings(out, { data }));
   await prepareData({ dataset: source, out: data, threshold: 3, skipBadRows: false, maxUsers: 3 });
   await assert.rejects(tuneRun(settings(out, { data })), { name: 'RunRefusedError', message: new RegExp(`holds the checkpoint of a run made from data ${data} \\(hash .*\\), not from ${data} as it is now`) });
-  await assert.rejects(trainServingModel({ data, run: out, out: join(dir, 'ctr-other-data') }), {
+  await assert.rejects(trainServingModel({ data, run: out, out: join(tiny.dir, 'ctr-other-data') }), {
     name: 'RunRefusedError',
     message: new RegExp(`the tune run ${out} was made from the prepared data ${data} \\(hash .*\\), not from ${data} \\(hash`),
   });
 });
 
 it('source data changed after prepare: every step that reads the prepared data refuses, naming the file', async () => {
-  const data = join(dir, 'data-appended');
-  const copy = join(dir, 'movielens-appended');
+  const data = join(tiny.dir, 'data-appended');
+  const copy = join(tiny.dir, 'movielens-appended');
   await cp(source, copy, { recursive: true });
   await prepareData({ dataset: copy, out: data, threshold: 3, skipBadRows: false, maxUsers: 6 });
   await appendFile(join(copy, 'ratings.csv'), '999,1,5.0,1500000000\n');
   const changed = new RegExp(`the source data of ${data} changed since \`userip data prepare\`: ${join(copy, 'ratings.csv')} was \\d+ bytes .*, now \\d+`);
   await assert.rejects(loadPrepared(data), { name: 'PreparedDataChangedError', message: changed });
-  await assert.rejects(tuneRun(settings(join(dir, 'appended'), { data })), { message: changed });
+  await assert.rejects(tuneRun(settings(join(tiny.dir, 'appended'), { data })), { message: changed });
 });
 
 it('a relative --dataset is stored absolute, so the prepared data reads from any directory', async (t) => {
   const cwd = process.cwd();
   t.after(() => process.chdir(cwd));
-  process.chdir(dir);
-  await prepareData({ dataset: relative(dir, source), out: join(dir, 'data-relative'), threshold: 3, skipBadRows: false, maxUsers: 2 });
+  process.chdir(tiny.dir);
+  await prepareData({ dataset: relative(tiny.dir, source), out: join(tiny.dir, 'data-relative'), threshold: 3, skipBadRows: false, maxUsers: 2 });
   process.chdir(tmpdir());
-  const prepared = await loadPrepared(join(dir, 'data-relative'));
+  const prepared = await loadPrepared(join(tiny.dir, 'data-relative'));
   assert.equal(prepared.config.dataset, source);
   assert.equal(new Set(prepared.dataset.interactions.map((i) => i.user)).size, 2);
 });
@@ -96,50 +88,44 @@ it('a relative --dataset is stored absolute, so the prepared data reads from any
 const trainerOptions = (checkpointDir: string, extra: Partial<TuneOptions> = {}): TuneOptions =>
   testTuneOptions({ codebookSizes: [2, 2], populationSteps: 2, userSteps: 2, convergence: 0, emRounds: 1, checkpointDir, checkpointEvery: 1, configHash: 'faults', ...extra });
 
-async function tinyLm(): Promise<CausalLm> {
-  return CausalLm.load(join(dir, 'lm'), { runtime: rt });
-}
-
-function behaviour(lm: CausalLm) {
-  return ['u1', 'u2', 'u3'].map((user, u) => ({ user, train: [lm.tokenizer.encode(`alpha beta ${'gamma '.repeat(u + 1)}`)], valid: [] }));
+function behaviour() {
+  return ['u1', 'u2', 'u3'].map((user, u) => ({ user, train: [tiny.lm.tokenizer.encode(`alpha beta ${'gamma '.repeat(u + 1)}`)], valid: [] }));
 }
 
 it('flipped checkpoint bytes: the resume is refused with a message that says how to start over', async () => {
-  const lm = await tinyLm();
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const checkpointDir = join(dir, 'flipped');
-  await tuneProfiles(lm, template, behaviour(lm), { ...trainerOptions(checkpointDir), stopAfterSteps: 3 });
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const checkpointDir = join(tiny.dir, 'flipped');
+  await tuneProfiles(tiny.lm, template, behaviour(), { ...trainerOptions(checkpointDir), stopAfterSteps: 3 });
   const path = join(checkpointDir, 'checkpoint.safetensors');
   const bytes = await readFile(path);
   bytes[bytes.length - 50] ^= 0x40;
   await writeFile(path, bytes);
-  await assert.rejects(tuneProfiles(lm, template, behaviour(lm), trainerOptions(checkpointDir)), {
+  await assert.rejects(tuneProfiles(tiny.lm, template, behaviour(), trainerOptions(checkpointDir)), {
     message: new RegExp(`cannot resume from ${path}: .*checksum mismatch.*Delete ${checkpointDir} to start the run over`),
   });
 });
 
 it('an LM that gives NaN stops the tune at its first step, naming the step and the users', async () => {
-  const lm = await tinyLm();
   let steps = 0;
-  const diverging = Object.assign(Object.create(lm) as CausalLm, {
+  const diverging = Object.assign(Object.create(tiny.lm) as CausalLm, {
     lossAndGrad: async (batch: Parameters<CausalLm['lossAndGrad']>[0]) => {
       steps++;
-      const result = await lm.lossAndGrad(batch);
+      const result = await tiny.lm.lossAndGrad(batch);
       return { ...result, loss: NaN, grad: result.grad.fill(NaN) };
     },
   });
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  await assert.rejects(tuneProfiles(diverging, template, behaviour(lm), trainerOptions(join(dir, 'nan-population'))), { message: /^population step 1: the loss is NaN \(batch of the population token\)/ });
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  await assert.rejects(tuneProfiles(diverging, template, behaviour(), trainerOptions(join(tiny.dir, 'nan-population'))), { message: /^population step 1: the loss is NaN \(batch of the population token\)/ });
   assert.equal(steps, 1);
-  await assert.rejects(tuneProfiles(diverging, template, behaviour(lm), trainerOptions(join(dir, 'nan-users'), { populationSteps: 0 })), {
+  await assert.rejects(tuneProfiles(diverging, template, behaviour(), trainerOptions(join(tiny.dir, 'nan-users'), { populationSteps: 0 })), {
     message: /^user step 1 \(E-step 1\): the loss is NaN \(batch of users u\d(, u\d)*\)/,
   });
   assert.equal(steps, 2);
 });
 
 it('LM weights with a non-finite value, or with flipped bytes, are refused at load', async () => {
-  const broken = join(dir, 'lm-broken');
-  await cp(join(dir, 'lm'), broken, { recursive: true });
+  const broken = join(tiny.dir, 'lm-broken');
+  await cp(join(tiny.dir, 'lm'), broken, { recursive: true });
   const weightsPath = join(broken, 'model.safetensors');
   const reader = await openSafetensors(weightsPath);
   const tensors: Parameters<typeof writeSafetensors>[1] = {};
@@ -147,12 +133,12 @@ it('LM weights with a non-finite value, or with flipped bytes, are refused at lo
   await reader.close();
   tensors['h.0.mlp.c_fc.weight'].data[17] = NaN;
   await writeSafetensors(weightsPath, tensors);
-  await assert.rejects(CausalLm.load(broken, { runtime: rt }), { message: new RegExp(`${weightsPath}: tensor "h.0.mlp.c_fc.weight" \\[32, 128\\] holds NaN at element 17`) });
+  await assert.rejects(CausalLm.load(broken, { runtime: tiny.runtime }), { message: new RegExp(`${weightsPath}: tensor "h.0.mlp.c_fc.weight" \\[32, 128\\] holds NaN at element 17`) });
 
   tensors['h.0.mlp.c_fc.weight'].data[17] = 0.5;
   await writeSafetensors(weightsPath, tensors);
   const bytes = await readFile(weightsPath);
   bytes[bytes.length - 7] ^= 0x7f;
   await writeFile(weightsPath, bytes);
-  await assert.rejects(CausalLm.load(broken, { runtime: rt }), { name: 'CorruptFileError', message: /checksum mismatch/ });
+  await assert.rejects(CausalLm.load(broken, { runtime: tiny.runtime }), { name: 'CorruptFileError', message: /checksum mismatch/ });
 });

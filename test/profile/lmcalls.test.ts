@@ -4,33 +4,17 @@
  * within its padded-token budget.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, it } from 'node:test';
-import { Rng, Runtime } from '../../src/engine/index.js';
-import { CausalLm } from '../../src/lm/index.js';
+import { it } from 'node:test';
+import { Rng } from '../../src/engine/index.js';
 import { buildPrompt, DEFAULT_SLOTS, templateTokens, tuneProfiles, type UserBehaviour } from '../../src/profile/index.js';
 import { lmCalls } from '../../src/profile/trainer.js';
-import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { testTuneOptions } from '../helpers/tuning.js';
+import { testTuneOptions, TUNING_LM } from '../helpers/tuning.js';
+import { tinyLm } from '../helpers/tinyLm.js';
 
-const rt = new Runtime({ threads: 1 });
-let dir: string;
-let lm: CausalLm;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'userip-lmcalls-'));
-  await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 4, hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 96 });
-  lm = await CausalLm.load(join(dir, 'lm'), { runtime: rt });
-});
-after(async () => {
-  await rt.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const tiny = tinyLm('userip-lmcalls-', { ...TUNING_LM, seed: 4 });
 
 it('lmCalls: consecutive ranges that cover every prompt once, each within the padded budget unless it holds one prompt', () => {
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const rng = new Rng(3);
   const prompts = Array.from({ length: 40 }, () => buildPrompt(template, Array.from({ length: 1 + rng.int(60) }, () => 5)));
   for (const budget of [1, 50, 100, 400, 100_000]) {
@@ -49,15 +33,15 @@ it('lmCalls: consecutive ranges that cover every prompt once, each within the pa
 });
 
 it('a run split into small LM calls tunes the same tokens as one call per step, up to float rounding', async () => {
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const rng = new Rng(7);
   const words = ['alpha', 'beta', 'gamma', 'delta'];
-  const text = (u: number, len: number) => lm.tokenizer.encode(Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' '));
+  const text = (u: number, len: number) => tiny.lm.tokenizer.encode(Array.from({ length: len }, () => words[(u + rng.int(2)) % 4]).join(' '));
   // 2 to 5 windows per user of different lengths: user steps and population steps span several calls.
   const users: UserBehaviour[] = Array.from({ length: 6 }, (_, u) => ({ user: `u${u}`, train: Array.from({ length: 2 + (u % 4) }, (_, w) => text(u, 2 + w)), valid: [text(u, 4)] }));
   const options = testTuneOptions({ codebookSizes: [2, 2], batchTokens: 200, lmBatchTokens: 100_000, windowsPerStep: 'auto', userSteps: 2, convergence: 0, seed: 1, configHash: 'lmcalls' });
-  const whole = await tuneProfiles(lm, template, users, options);
-  const split = await tuneProfiles(lm, template, users, { ...options, lmBatchTokens: 40 });
+  const whole = await tuneProfiles(tiny.lm, template, users, options);
+  const split = await tuneProfiles(tiny.lm, template, users, { ...options, lmBatchTokens: 40 });
   assert.ok(split.steps === whole.steps && split.tokens === whole.tokens);
   let largest = 0;
   for (let i = 0; i < whole.softTokens.data.length; i++) largest = Math.max(largest, Math.abs(whole.softTokens.data[i] - split.softTokens.data[i]));

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { loadPrepared, prepareData } from '../../src/data/index.js';
-import { addNewUsers, exportBank, readTunedProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
+import { addNewUsers, exportBank, readRunProfiles, tuneRun, tuneSchema } from '../../src/profile/index.js';
 import { openSafetensors } from '../../src/io/index.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
 
@@ -42,7 +42,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
   const entry = await bank.get('1');
   assert.equal(entry?.ids.length, 2);
   assert.ok(entry!.ids[0] >= 0 && entry!.ids[0] < 4 && entry!.ids[1] >= 0 && entry!.ids[1] < 3);
-  assert.equal((await bank.version())?.lmId, summary.lm);
+  assert.equal((await bank.version())?.lm_id, summary.lm);
   await bank.close();
 
   const exported = await exportBank(out, join(dir, 'export'));
@@ -61,7 +61,7 @@ it('tunes 30 users, lowers validation NLL, fills the bank, exports, and profiles
   assert.deepEqual((await after.get('newcomer'))?.ids, added.ids[0]);
   assert.equal((await after.get('newcomer'))?.source, 'cold-start');
   await after.close();
-  const tuned = await readTunedProfiles(out);
+  const tuned = await readRunProfiles(out);
   assert.equal(tuned.users.length, 30);
 });
 

@@ -17,7 +17,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import { createClient, type RedisClientType } from 'redis';
 import { SqliteFeatureBank } from '../../src/bank/index.js';
 import { prepareData } from '../../src/data/index.js';
-import { readTunedProfiles, tuneRun, tuneSchema, type TuneConfig } from '../../src/profile/index.js';
+import { readRunProfiles, tuneRun, tuneSchema, type TuneConfig } from '../../src/profile/index.js';
 import { queueStatus, TUNE_QUEUE, tuneOnQueue, TuneStore } from '../../src/queue/index.js';
 import { startRedisServer, type RedisServer } from '../serve/redisServer.js';
 import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
@@ -83,7 +83,7 @@ function spawnCli(args: string[], readyLine?: RegExp): Spawned {
 const startWorker = (...extra: string[]) => spawnCli(['worker', '--redis', redis.url, '--threads', '1', '--lock-ms', '1500', ...extra], /waiting for userip-tune jobs/);
 
 async function maxTokenDiff(a: string, b: string): Promise<{ diff: number; sameIds: boolean }> {
-  const [x, y] = await Promise.all([readTunedProfiles(a), readTunedProfiles(b)]);
+  const [x, y] = await Promise.all([readRunProfiles(a), readRunProfiles(b)]);
   assert.deepEqual(x.users, y.users);
   let diff = 0;
   for (let i = 0; i < x.softTokens.length; i++) diff = Math.max(diff, Math.abs(x.softTokens[i] - y.softTokens[i]));
@@ -136,8 +136,8 @@ it('two workers, one SIGKILLed mid-shard: the run completes with the single-proc
   assert.equal(summary.users, 30);
   const status = await queueStatus(redis.url, summary.run);
   assert.equal(status.finished, true);
-  assert.equal(status.bankWrites, 1);
-  assert.deepEqual(status.perRound.map((r) => r.shardsDone), [4, 4]);
+  assert.equal(status.bank_writes, 1);
+  assert.deepEqual(status.per_round.map((r) => r.shards_done), [4, 4]);
   const printed = spawnCli(['queue', 'status', '--redis', redis.url, '--run', summary.run]);
   assert.equal(await printed.exited, 0);
   assert.match(printed.log.join('\n'), new RegExp(`run ${summary.run}: 30 users in 4 shards, 2 E-steps[\\s\\S]*E-step 2: 4/4 shards, M-step done[\\s\\S]*finished: bank .*bank.sqlite .* written 1x`));

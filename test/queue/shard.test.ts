@@ -5,41 +5,24 @@
  * order must be seeded by its index in the run, not in its shard.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, it } from 'node:test';
-import { Runtime } from '../../src/engine/index.js';
-import { CausalLm } from '../../src/lm/index.js';
+import { it } from 'node:test';
 import { DEFAULT_SLOTS, fitRound, roundRecord, templateTokens, tunePopulation, tuneProfiles, tuneResultOf, tuneShardRound, type RoundInput, type ShardRoundResult, type TuneOptions, type TuneResult, type UserBehaviour } from '../../src/profile/index.js';
-import { writeTinyCheckpoint } from '../helpers/tinyCheckpoint.js';
-import { testTuneOptions, testUsers } from '../helpers/tuning.js';
+import { testTuneOptions, testUsers, TUNING_LM } from '../helpers/tuning.js';
+import { tinyLm } from '../helpers/tinyLm.js';
 
-const rt = new Runtime({ threads: 1 });
-let dir: string;
-let lm: CausalLm;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'userip-shard-'));
-  await writeTinyCheckpoint(join(dir, 'lm'), { architecture: 'gpt2', seed: 3, hiddenSize: 32, numLayers: 2, numHeads: 4, maxPositions: 96 });
-  lm = await CausalLm.load(join(dir, 'lm'), { runtime: rt });
-});
-after(async () => {
-  await rt.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const tiny = tinyLm('userip-shard-', { ...TUNING_LM, seed: 3 });
 
 // 1 to 4 windows, 2 per step: users with 3 or 4 cycle through them in their seeded order.
-const users = (n: number, seed: number): UserBehaviour[] => testUsers(lm.tokenizer, n, seed, 4);
+const users = (n: number, seed: number): UserBehaviour[] => testUsers(tiny.lm.tokenizer, n, seed, 4);
 
 const defaults = testTuneOptions();
 
 /** The run as the queue does it, in-process: shards of `size`, tuned last shard first. */
 async function sharded(data: UserBehaviour[], size: number, runSeeds = true, options = defaults): Promise<TuneResult> {
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const S = DEFAULT_SLOTS.length;
-  const D = lm.hiddenSize;
-  const pop = await tunePopulation(lm, template, data, options);
+  const D = tiny.lm.hiddenSize;
+  const pop = await tunePopulation(tiny.lm, template, data, options);
   let input: RoundInput = { population: pop.population, codebooks: [], deltaCentroids: [] };
   const deltas = new Float32Array(data.length * S * D);
   const steps = new Array<number>(data.length).fill(0);
@@ -51,7 +34,7 @@ async function sharded(data: UserBehaviour[], size: number, runSeeds = true, opt
       const part = data.slice(first, first + size);
       const seeds = part.map((_, i) => (runSeeds ? first + i : i));
       const start = { deltas: deltas.slice(first * S * D, (first + part.length) * S * D), steps: steps.slice(first, first + part.length) };
-      shards.push({ first, result: await tuneShardRound(lm, template, part, seeds, round, input, start, options) });
+      shards.push({ first, result: await tuneShardRound(tiny.lm, template, part, seeds, round, input, start, options) });
     }
     for (const { first, result } of shards) {
       deltas.set(result.deltas, first * S * D);
@@ -72,8 +55,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 it('shards of 3 and of 5, tuned in reverse order, give one process its soft tokens, codes and records', async () => {
   const data = users(11, 2);
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const single = await tuneProfiles(lm, template, data, defaults);
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const single = await tuneProfiles(tiny.lm, template, data, defaults);
   for (const size of [3, 5]) {
     const spread = await sharded(data, size);
     assert.ok(maxDiff(spread.population, single.population) === 0, 'the population phase is the same computation');
@@ -91,9 +74,9 @@ it('shards of 3 and of 5, tuned in reverse order, give one process its soft toke
 
 it('the gradient user optimizer and whole-history steps shard just as exactly', async () => {
   const data = users(9, 3);
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
   const options: TuneOptions = { ...defaults, userOptimizer: 'gradient', windowsPerStep: 'auto', userSteps: 2 };
-  const single = await tuneProfiles(lm, template, data, options);
+  const single = await tuneProfiles(tiny.lm, template, data, options);
   const spread = await sharded(data, 4, true, options);
   assert.deepEqual(spread.softTokens.data, single.softTokens.data);
   assert.deepEqual(spread.ids, single.ids);
@@ -101,8 +84,8 @@ it('the gradient user optimizer and whole-history steps shard just as exactly', 
 
 it('seeding window order by the index in the shard instead of the run changes users with more windows than a step takes', async () => {
   const data = users(8, 2);
-  const template = templateTokens(lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
-  const single = await tuneProfiles(lm, template, data, defaults);
+  const template = templateTokens(tiny.lm.tokenizer, DEFAULT_SLOTS, 'Recently:');
+  const single = await tuneProfiles(tiny.lm, template, data, defaults);
   const wrong = await sharded(data, 4, false);
   assert.ok(maxDiff(wrong.softTokens.data, single.softTokens.data) > 1e-3);
 });

@@ -220,7 +220,7 @@ describe('GET /healthz and /metrics', () => {
     const writer = await SqliteFeatureBank.open(path);
     try {
       assert.equal((await own.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
-      const next = { ...BANK_VERSION, codebookHash: 'cb9' };
+      const next = { ...BANK_VERSION, codebook_hash: 'cb9' };
       await writer.setVersion(next, { replace: true });
       const res = await own.app.inject({ method: 'GET', url: '/healthz' });
       assert.equal(res.statusCode, 503);
@@ -281,7 +281,7 @@ describe('startup refuses what does not belong together', () => {
   it('a bank of another version: both versions named', async () => {
     const otherPath = join(dir, 'other.sqlite');
     const other = await SqliteFeatureBank.open(otherPath);
-    const otherVersion = { ...BANK_VERSION, codebookHash: 'cb2' };
+    const otherVersion = { ...BANK_VERSION, codebook_hash: 'cb2' };
     await other.setVersion(otherVersion);
     await assert.rejects(openFixtureServer(fx, runtime, { bank: other }), (error: Error) => {
       assert.ok(error instanceof ServeSetupError);
@@ -307,9 +307,9 @@ describe('startup refuses what does not belong together', () => {
     };
     try {
       await tryMap({ fields: { ...map.fields, attribute: 'category' } }, /the model reads sparse field "genre", which the feature map does not provide/);
-      await tryMap({ items: map.items.slice(0, 50), itemAttribute: map.itemAttribute.slice(0, 50) }, /sparse field "item": the model has 60 ids, the feature map or bank 50/);
+      await tryMap({ items: map.items.slice(0, 50), item_attribute: map.item_attribute.slice(0, 50) }, /sparse field "item": the model has 60 ids, the feature map or bank 50/);
       await tryMap({ slots: [...map.slots].reverse() }, /the bank's profile slots \(hobby, background\) differ from the feature map's \(background, hobby\)/);
-      await tryMap({ itemAttribute: map.itemAttribute.slice(1) }, /59 entries for 60 items\n.*at itemAttribute/);
+      await tryMap({ item_attribute: map.item_attribute.slice(1) }, /59 entries for 60 items\n.*at item_attribute/);
       await writeFile(path, '{"format": ');
       await assert.rejects(openFixtureServer(fx, runtime), /cannot read the feature map .*features\.json/);
     } finally {

@@ -100,7 +100,7 @@ it('refuses a model trained on another bank version, naming both', async () => {
   const model = join(dir, 'other-model');
   await cp(join(dir, 'serve-model'), model, { recursive: true });
   const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8'));
-  await writeFile(join(model, 'model.json'), JSON.stringify({ ...json, bankVersion: '0123456789abcdef' }));
+  await writeFile(join(model, 'model.json'), JSON.stringify({ ...json, bank_version: '0123456789abcdef' }));
   await assert.rejects(openServer(settings({ model })), /the feature bank has version [0-9a-f]{16} .*but the CTR model was trained on bank version 0123456789abcdef/);
   assert.throws(() => serveSchema.parse({ model }), /give --bank, --redis, or both/);
 });

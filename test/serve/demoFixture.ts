@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { prepareData } from '../../src/data/index.js';
 import { tuneRun, tuneSchema } from '../../src/profile/index.js';
-import { trainServingModel } from '../../src/eval/index.js';
+import { trainServingModel } from '../../src/features/index.js';
 import { writeTinyCheckpoint, type TinyCheckpointOptions } from '../helpers/tinyCheckpoint.js';
 
 export interface DemoLikeOptions {

@@ -9,16 +9,15 @@ import { copyFile, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { RedisFeatureBank, SqliteFeatureBank, versionId, type FeatureBank } from '../../src/bank/index.js';
+import { SqliteFeatureBank, versionId, type FeatureBank } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { BANK_VERSION, BANKED, fillBank, mirrorFixtureBank, openFixtureServer, profileOf, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
-import { startRedisServer } from './redisServer.js';
+import { BANK_VERSION, BANKED, fillBank, mirrorFixtureBank, openFixtureServer, profileOf, serveFromOwnRedis, untilReconnected, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const runtime = new Runtime({ threads: 1 });
 let dir: string;
 let fx: ServeFixture;
 const SERVED = versionId(BANK_VERSION);
-const RETUNED = { ...BANK_VERSION, codebookHash: 'cb-retuned' };
+const RETUNED = { ...BANK_VERSION, codebook_hash: 'cb-retuned' };
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'userip-serve-faults-'));
@@ -35,21 +34,29 @@ async function retune(bank: FeatureBank): Promise<void> {
   await bank.putMany(BANKED.map((user, u) => ({ user, ids: profileOf(u + 1), source: 'tuned' as const })));
 }
 
-/** A bank file of the re-tuned version at `path`. */
-async function writeRetuned(path: string): Promise<void> {
+/** A bank file of the re-tuned version at `dir/name`; its path. */
+async function writeRetuned(name: string): Promise<string> {
+  const path = join(dir, name);
   const writer = await SqliteFeatureBank.open(path);
   try {
     await retune(writer);
   } finally {
     await writer.close();
   }
+  return path;
 }
 
-/** A server on a read-only copy of the fixture's bank at `dir/name`, for a test to change under it. */
-async function serveCopy(name: string): Promise<{ path: string; server: FixtureServer }> {
+/** Serves a read-only copy of the fixture's bank at `dir/name` (serving as it should) while `change` alters that file. */
+async function whileServingCopy(name: string, change: (path: string, server: FixtureServer) => Promise<void>): Promise<void> {
   const path = join(dir, name);
   await copyFile(fx.bankPath, path);
-  return { path, server: await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) }) };
+  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) });
+  try {
+    await assertServing(server);
+    await change(path, server);
+  } finally {
+    await server.close();
+  }
 }
 
 async function restore(bank: FeatureBank): Promise<void> {
@@ -80,34 +87,26 @@ async function assertServing(server: FixtureServer): Promise<void> {
 }
 
 it('re-tune while serving: 503 naming both versions until the bank holds the served version again', async () => {
-  const { path, server } = await serveCopy('retuned.sqlite');
-  const writer = await SqliteFeatureBank.open(path);
-  try {
-    await assertServing(server);
-    await retune(writer);
-    await assertRefused(server, 'stale', new RegExp(`version is now ${versionId(RETUNED)}; this server was started on ${SERVED}`));
-    await restore(writer);
-    await assertServing(server);
-  } finally {
-    await writer.close();
-    await server.close();
-  }
+  await whileServingCopy('retuned.sqlite', async (path, server) => {
+    const writer = await SqliteFeatureBank.open(path);
+    try {
+      await retune(writer);
+      await assertRefused(server, 'stale', new RegExp(`version is now ${versionId(RETUNED)}; this server was started on ${SERVED}`));
+      await restore(writer);
+      await assertServing(server);
+    } finally {
+      await writer.close();
+    }
+  });
 });
 
 it('Redis restarted empty: 503 (no version) instead of the default profile for everyone; back once refilled', async () => {
-  const redis = await startRedisServer();
-  const bank = await RedisFeatureBank.open(redis.url);
-  await mirrorFixtureBank(fx, bank);
-  const server = await openFixtureServer(fx, runtime, { bank });
+  const { redis, bank, server } = await serveFromOwnRedis(fx, runtime);
   try {
     await assertServing(server);
     await redis.stop();
     await redis.start();
-    // The client reconnects in the background; until it has, the bank is unavailable (also a 503).
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && (await server.app.inject({ method: 'GET', url: '/healthz' })).json().status === 'unavailable') {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilReconnected(server);
     await assertRefused(server, 'stale', /the feature bank holds no version \(emptied or replaced\)/);
     await mirrorFixtureBank(fx, bank);
     await assertServing(server);
@@ -118,29 +117,20 @@ it('Redis restarted empty: 503 (no version) instead of the default profile for e
 });
 
 it('a bank file renamed over the served one is noticed: 503 for another version, served again for the same one', async () => {
-  const { path, server } = await serveCopy('renamed.sqlite');
-  try {
-    await assertServing(server);
-    const other = join(dir, 'other.sqlite');
-    await writeRetuned(other);
+  await whileServingCopy('renamed.sqlite', async (path, server) => {
+    const other = await writeRetuned('other.sqlite');
     await rename(other, path);
     await assertRefused(server, 'stale', new RegExp(`version is now ${versionId(RETUNED)}`));
 
     await copyFile(fx.bankPath, other);
     await rename(other, path);
     await assertServing(server);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 it('a bank file overwritten in place: 503, never IDs of the other version, never a 500', async () => {
-  const { path, server } = await serveCopy('overwritten.sqlite');
-  try {
-    await assertServing(server);
-    const other = join(dir, 'other-version.sqlite');
-    await writeRetuned(other);
-    await copyFile(other, path); // same inode, new bytes
+  await whileServingCopy('overwritten.sqlite', async (path, server) => {
+    await copyFile(await writeRetuned('other-version.sqlite'), path); // same inode, new bytes
     for (const request of [
       { method: 'POST' as const, url: '/v1/score', payload: { user: 'u3', items: ['i1'] } },
       { method: 'GET' as const, url: '/v1/users/u3/profile' },
@@ -149,7 +139,5 @@ it('a bank file overwritten in place: 503, never IDs of the other version, never
       const res = await server.app.inject(request);
       assert.equal(res.statusCode, 503, `${request.url}: ${res.body}`);
     }
-  } finally {
-    await server.close();
-  }
+  });
 });

@@ -7,17 +7,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
+import { RedisFeatureBank, SqliteFeatureBank, versionId, type BankVersion, type FeatureBank, type ProfileEntry } from '../../src/bank/index.js';
 import { CtrModel, loadCtrModel, saveCtrModel, sigmoid, trainCtr } from '../../src/ctr/index.js';
 import { Rng, type Runtime } from '../../src/engine/index.js';
 import { buildFeatureMap, loadFeatureMap, saveFeatureMap } from '../../src/features/index.js';
 import { createServer, mirrorBank, type ServeOptions } from '../../src/serve/index.js';
+import { startRedisServer, type RedisServer } from './redisServer.js';
 
 export const SLOTS = [
   { name: 'hobby', k: 4 },
   { name: 'background', k: 3 },
 ];
-export const BANK_VERSION: BankVersion = { lmId: 'tiny-lm', configHash: 'serve-fixture', codebookHash: 'cb1', slots: SLOTS, createdAt: '2024-01-01T00:00:00.000Z' };
+export const BANK_VERSION: BankVersion = { lm_id: 'tiny-lm', config_hash: 'serve-fixture', codebook_hash: 'cb1', slots: SLOTS, created_at: '2024-01-01T00:00:00.000Z' };
 export const USERS = Array.from({ length: 40 }, (_, u) => `u${u}`);
 export const ITEMS = Array.from({ length: 60 }, (_, i) => `i${i}`);
 export const GENRES = ['g0', 'g1', 'g2', 'g3', 'g4'];
@@ -145,5 +146,24 @@ export async function mirrorFixtureBank(fx: ServeFixture, bank: FeatureBank): Pr
     return await mirrorBank(source, bank);
   } finally {
     await source.close();
+  }
+}
+
+/** A server on the fixture's bank copied into a Redis of its own, for a test that stops or restarts that Redis. */
+export async function serveFromOwnRedis(fx: ServeFixture, runtime: Runtime): Promise<{ redis: RedisServer; bank: FeatureBank; server: FixtureServer }> {
+  const redis = await startRedisServer();
+  const bank = await RedisFeatureBank.open(redis.url);
+  await mirrorFixtureBank(fx, bank);
+  return { redis, bank, server: await openFixtureServer(fx, runtime, { bank }) };
+}
+
+/**
+ * Waits (at most 5 s) for the server's Redis client to reconnect after a restart: until then the
+ * bank is unavailable (a 503 of its own), after it the restarted Redis answers, empty.
+ */
+export async function untilReconnected(server: FixtureServer): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && (await server.app.inject({ method: 'GET', url: '/healthz' })).json().status === 'unavailable') {
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

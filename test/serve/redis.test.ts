@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { RedisFeatureBank } from '../../src/bank/index.js';
 import { Runtime } from '../../src/engine/index.js';
-import { mirrorFixtureBank, openFixtureServer, writeServeFixture, type ServeFixture } from './fixtures.js';
+import { mirrorFixtureBank, openFixtureServer, serveFromOwnRedis, untilReconnected, writeServeFixture, type ServeFixture } from './fixtures.js';
 import { startRedisServer, type RedisServer } from './redisServer.js';
 
 const runtime = new Runtime({ threads: 1 });
@@ -51,10 +51,7 @@ it('a bank copied into Redis serves exactly what the SQLite bank serves; a secon
 });
 
 it('Redis down: 503 naming host:port on every bank-backed route, counted in the metrics; back to 200 once Redis is back and filled', async () => {
-  const own = await startRedisServer();
-  const bank = await RedisFeatureBank.open(own.url);
-  await mirrorFixtureBank(fx, bank);
-  const server = await openFixtureServer(fx, runtime, { bank });
+  const { redis: own, bank, server } = await serveFromOwnRedis(fx, runtime);
   try {
     const score = () => server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: ['i1'] } });
     assert.equal((await score()).statusCode, 200);
@@ -78,10 +75,7 @@ it('Redis down: 503 naming host:port on every bank-backed route, counted in the 
     assert.match(metrics, /userip_http_requests_total\{method="POST",route="\/v1\/score",status="503"\} 1\n/);
 
     await own.start();
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && (await server.app.inject({ method: 'GET', url: '/healthz' })).statusCode !== 200) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilReconnected(server);
     await mirrorFixtureBank(fx, bank);
     const back = await score();
     assert.equal(back.statusCode, 200);

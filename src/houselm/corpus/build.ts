@@ -33,30 +33,31 @@ import { swordDocuments } from './sword.js';
 import { docHash } from './text.js';
 import { wordnetDocuments } from './wordnet.js';
 
+/** The entry cleaner of each dictd source: the dictionaries differ only in their markup. */
+const DICTD_CLEANERS = {
+  'dictd-gcide': cleanGcideEntry,
+  'dictd-wn': cleanWnEntry,
+  'dictd-devil': cleanDevilEntry,
+  'dictd-jargon': cleanJargonEntry,
+  'dictd-foldoc': cleanFoldocEntry,
+  'dictd-generic': cleanGenericDictdEntry,
+} as const;
+const isDictd = (extractor: string): extractor is keyof typeof DICTD_CLEANERS => extractor in DICTD_CLEANERS;
+
 /** Extracts the documents of one source from its (resolved) files. */
 export async function extractSource(source: CorpusSource, files: readonly string[]): Promise<string[]> {
-  switch (source.extractor) {
+  const extractor = source.extractor;
+  if (isDictd(extractor)) return dictdDocuments(files, DICTD_CLEANERS[extractor]);
+  switch (extractor) {
     case 'wordnet-data':
       return wordnetDocuments(files);
-    case 'dictd-gcide':
-      return dictdDocuments(files, cleanGcideEntry);
-    case 'dictd-wn':
-      return dictdDocuments(files, cleanWnEntry);
-    case 'dictd-devil':
-      return dictdDocuments(files, cleanDevilEntry);
-    case 'dictd-jargon':
-      return dictdDocuments(files, cleanJargonEntry);
-    case 'dictd-foldoc':
-      return dictdDocuments(files, cleanFoldocEntry);
-    case 'dictd-generic':
-      return dictdDocuments(files, cleanGenericDictdEntry);
     case 'sword-text':
       return swordDocuments(files, 'text');
     case 'sword-commentary':
       return swordDocuments(files, 'commentary');
     case 'r-lazyload-lines':
     case 'r-lazyload-gutenberg':
-      return rDataBookDocuments(files, listParam(source, 'objects'), source.extractor === 'r-lazyload-gutenberg');
+      return rDataBookDocuments(files, listParam(source, 'objects'), extractor === 'r-lazyload-gutenberg');
     case 'gzip-text':
       return plainTextDocuments(files);
     case 'movielens-catalog':

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import type { FeatureBank } from '../../bank/index.js';
 import { readJson } from '../../io/files.js';
 import { loadPrepared, sortByTime, type Interaction, type ItemInfo } from '../../data/index.js';
-import { readTunedProfiles, type TunedProfiles } from '../../profile/index.js';
+import { readRunProfiles, type RunProfiles } from '../../profile/index.js';
 import type { BehaviourLine, CodebooksView, CodeView, NeighbourView, ReportView, UserView } from './views.js';
 
 /** Behaviour lines, neighbours and top items shown per user. */
@@ -46,7 +46,7 @@ interface UserHistory {
 export class Explorer {
   private constructor(
     private readonly options: ExplorerOptions,
-    private readonly tuned: TunedProfiles,
+    private readonly tuned: RunProfiles,
     private readonly codebookView: CodebooksView,
     private readonly history: Map<string, UserHistory>,
     private readonly catalog: ReadonlyMap<string, ItemInfo>,
@@ -58,7 +58,7 @@ export class Explorer {
 
   static async open(options: ExplorerOptions): Promise<Explorer> {
     const notes: string[] = [];
-    const tuned = await readTunedProfiles(options.run);
+    const tuned = await readRunProfiles(options.run);
     const tune = await optionalJson(join(options.run, 'tune.json'), notes);
     const explain = await optionalJson(join(options.run, 'explain.json'), notes, `run \`userip profile explain --run ${options.run}\` for the codes' attribute lift and LM text`);
     const codebooks = await codebooksView(options, tuned, tune, explain);
@@ -164,7 +164,7 @@ const numberOrNull = (value: unknown): number | null => (typeof value === 'numbe
 const words = (value: unknown): string[] => list(value).map((w) => String(record(w).word ?? w));
 
 /** Per slot: users per code from the bank, perplexity from tune.json, lift and LM text from explain.json. */
-async function codebooksView(options: ExplorerOptions, tuned: TunedProfiles, tune: Record<string, unknown> | undefined, explain: Record<string, unknown> | undefined): Promise<CodebooksView> {
+async function codebooksView(options: ExplorerOptions, tuned: RunProfiles, tune: Record<string, unknown> | undefined, explain: Record<string, unknown> | undefined): Promise<CodebooksView> {
   const counts = tuned.codebooks.map((cb) => new Array<number>(cb.k).fill(0));
   for await (const entry of options.bank.users()) entry.ids.forEach((id, j) => counts[j] && id < counts[j].length && counts[j][id]++);
   const tuneSlots = list(tune?.codebooks).map(record);
@@ -183,7 +183,7 @@ async function codebooksView(options: ExplorerOptions, tuned: TunedProfiles, tun
           users,
           top: list(e.top).map(record).map((t) => ({ attribute: String(t.attribute), share: Number(t.share), lift: Number(t.lift) })),
           words: words(e.words),
-          behaviourWords: words(e.behaviourWords),
+          behaviourWords: words(e.behaviour_words),
           continuation: typeof e.continuation === 'string' ? e.continuation : null,
         };
       });
@@ -193,7 +193,7 @@ async function codebooksView(options: ExplorerOptions, tuned: TunedProfiles, tun
 }
 
 /** Each user's soft tokens (all slots, in order) scaled to unit length, for cosine similarity. */
-function unitRows(tuned: TunedProfiles): Float32Array {
+function unitRows(tuned: RunProfiles): Float32Array {
   const n = tuned.users.length;
   const width = tuned.softTokens.length / Math.max(1, n);
   const out = Float32Array.from(tuned.softTokens);
