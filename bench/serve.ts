@@ -265,16 +265,27 @@ const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latenc
  * second failure, tried on the server's next turn (after the other server's step rather than straight
  * after the first, which a stall of a few seconds would spoil as well). A try in which the generator
  * itself sent late (send-lag p99 over the p99 limit: it lost its core, and read the answers late too)
- * measured the machine, not the server: it is tried again, up to SPOILED_TRIES times per rate.
+ * measured the machine, not the server: it is tried again, up to SPOILED_TRIES times per rate. A
+ * search that has ended keeps taking its turns while the other runs, at its lowest failed rate; if
+ * that now holds (the machine quietened), it resumes from there, so that the two capacities are of
+ * the same minutes.
  */
 async function findCapacities(servers: Record<'floor' | 'bank', Started>, bodies: string[]): Promise<Record<'floor' | 'bank', number>> {
-  const searches = Object.fromEntries(Object.keys(servers).map((name) => [name, capacitySearch()])) as Record<'floor' | 'bank', Generator<number, number, boolean>>;
-  const next = Object.fromEntries(Object.entries(searches).map(([name, search]) => [name, search.next()])) as Record<'floor' | 'bank', IteratorResult<number, number>>;
+  const searches = Object.fromEntries(Object.keys(servers).map((name) => [name, capacitySearch()])) as Record<'floor' | 'bank', Generator<number, Capacity, boolean>>;
+  const next = Object.fromEntries(Object.entries(searches).map(([name, search]) => [name, search.next()])) as Record<'floor' | 'bank', IteratorResult<number, Capacity>>;
   const tries = { floor: { failed: 0, spoiled: 0 }, bank: { failed: 0, spoiled: 0 } };
   while (!next.floor.done || !next.bank.done) {
     for (const name of ['floor', 'bank'] as const) {
       const step = next[name];
-      if (step.done) continue;
+      if (step.done) {
+        if (next[name === 'floor' ? 'bank' : 'floor'].done) continue;
+        const { failed } = step.value;
+        if (holds(await atRate('capacity', name, servers[name], bodies, failed, STEP_SECONDS))) {
+          searches[name] = capacitySearch(failed, Math.round(failed * GROWTH));
+          next[name] = searches[name].next();
+        }
+        continue;
+      }
       const run = await atRate('capacity', name, servers[name], bodies, step.value, STEP_SECONDS);
       const held = holds(run);
       const t = tries[name];
@@ -290,14 +301,19 @@ async function findCapacities(servers: Record<'floor' | 'bank', Started>, bodies
       next[name] = searches[name].next(held);
     }
   }
-  return { floor: next.floor.value as number, bank: next.bank.value as number };
+  return { floor: (next.floor.value as Capacity).held, bank: (next.bank.value as Capacity).held };
 }
 
-/** The rates a capacity search tries, each told whether it held; returns the highest rate held. */
-function* capacitySearch(): Generator<number, number, boolean> {
-  let held = 0;
+/** Where a capacity search ended: the highest rate held, and the lowest rate that failed. */
+interface Capacity {
+  held: number;
+  failed: number;
+}
+
+/** The rates a capacity search tries from `first` up, each told whether it held, knowing that `held` holds. */
+function* capacitySearch(held = 0, first = FIRST_RATE): Generator<number, Capacity, boolean> {
   let failed = 0;
-  for (let rate = FIRST_RATE; failed === 0; rate = Math.round(rate * GROWTH)) {
+  for (let rate = first; failed === 0; rate = Math.round(rate * GROWTH)) {
     if (yield rate) held = rate;
     else failed = rate;
   }
@@ -306,7 +322,7 @@ function* capacitySearch(): Generator<number, number, boolean> {
     if (yield rate) held = rate;
     else failed = rate;
   }
-  return held;
+  return { held, failed };
 }
 
 interface Pooled {
