@@ -17,6 +17,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
 import type { FeatureIndex } from '../features/index.js';
+import { ScoreAnswers } from './answer.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';
@@ -77,16 +78,6 @@ export const scoreBodySchema = {
 /** Fastify coerces types by default ("1" -> 1, "a" -> ["a"]); a wrong type here is the client's error to hear about. */
 export const AJV_OPTIONS = { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } } as const;
 
-/** The profile part of a `/v1/score` answer, in the response schema's order. */
-interface ScoredProfile {
-  user: string;
-  bankVersion: string;
-  mode: string;
-  unknownUser: boolean;
-  source: string;
-  slots: { name: string; id: number }[];
-}
-
 interface ScoreBody {
   user: string | number;
   items: (string | number)[];
@@ -110,8 +101,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
   const served = new ServedVersion(bank, bankVersion);
-  // Each catalog item's part of the answer before its probability, written once rather than per request.
-  const itemKeys = features.items.map((id) => `{"item":${JSON.stringify(id)},"probability":`);
+  const answers = new ScoreAnswers(features.items);
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -242,9 +232,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
       const answered = performance.now();
-      const body = scoreAnswer(
+      const body = answers.write(
         { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) },
-        itemKeys,
         indices,
         probabilities,
       );
@@ -268,19 +257,3 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   return app;
 }
 
-/**
- * The 200 answer of `/v1/score` as JSON, in the shape of the route's response schema. Written here
- * rather than by the schema's compiled serializer for the probabilities' sake: each is a float32 and
- * is printed with the 9 significant digits that identify a float32 (`toPrecision(9)`; parsed and
- * rounded to float32 it is the model's value exactly), not the 17 of the double it widens to, whose
- * shortest-round-trip printing was most of the answer's cost.
- */
-function scoreAnswer(profile: ScoredProfile, itemKeys: readonly string[], items: Int32Array, probabilities: Float32Array): string {
-  // The profile's fields in schema order (slots last), then the scores. A request's item id is its catalog id as a string, so the catalog's key is the request's.
-  let out = JSON.stringify(profile).slice(0, -1) + ',"scores":[';
-  for (let i = 0; i < items.length; i++) {
-    const p = probabilities[i];
-    out += (i === 0 ? '' : ',') + itemKeys[items[i]] + (Number.isFinite(p) ? p.toPrecision(9) : 'null') + '}';
-  }
-  return out + ']}';
-}
