@@ -12,9 +12,9 @@
 /** The profile part of the answer; JSON.stringify writes it in the schema's order. */
 export interface ScoredProfile {
   user: string;
-  bankVersion: string;
+  bank_version: string;
   mode: string;
-  unknownUser: boolean;
+  unknown_user: boolean;
   source: string;
   slots: { name: string; id: number }[];
 }

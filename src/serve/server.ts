@@ -6,7 +6,7 @@
  *   GET  /healthz                200 when the bank answers with the version served, else 503
  *   GET  /metrics                Prometheus text: request counts, latency and per-stage histograms, profile sources
  *
- * Unknown users get the default profile (`mostFrequentIds`) and `unknownUser: true`. Bodies are
+ * Unknown users get the default profile (`mostFrequentIds`) and `unknown_user: true`. Bodies are
  * checked by JSON schema (no type coercion, no unknown properties) under a size limit; every bad
  * input gets a 4xx with a message saying what is wrong. A bank that stops answering (Redis down),
  * or no longer holds the version the server started on (re-tuned, emptied, replaced), gives 503
@@ -17,7 +17,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
 import type { FeatureIndex } from '../features/index.js';
-import { ScoreAnswers } from './answer.js';
+import { ScoreAnswers, type ScoredProfile } from './answer.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { Scorer, ServeSetupError } from './scorer.js';
@@ -54,9 +54,9 @@ const slotsSchema = {
 } as const;
 const profileProperties = {
   user: { type: 'string' },
-  bankVersion: { type: 'string' },
+  bank_version: { type: 'string' },
   mode: { type: 'string' },
-  unknownUser: { type: 'boolean' },
+  unknown_user: { type: 'boolean' },
   source: { type: 'string' },
   slots: slotsSchema,
 } as const;
@@ -184,6 +184,14 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     return { profile, probabilities: await scorer.score(user, profile.ids, items, observeStage) };
   }
   const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
+  const profileAnswer = (user: string, profile: Awaited<ReturnType<typeof profileOf>>): ScoredProfile => ({
+    user,
+    bank_version: bankVersion,
+    mode: profiles.mode,
+    unknown_user: profile.unknownUser,
+    source: profile.source,
+    slots: slotList(profile.ids),
+  });
 
   app.get<{ Params: { id: string } }>(
     '/v1/users/:id/profile',
@@ -194,8 +202,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     },
     async (request) => {
       const user = request.params.id;
-      const profile = await tracked(profileOf(user));
-      return { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) };
+      return profileAnswer(user, await tracked(profileOf(user)));
     },
   );
 
@@ -212,7 +219,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
               scores: { type: 'array', items: { type: 'object', properties: { item: { type: 'string' }, probability: { type: 'number' } } } },
             },
           },
-          '4xx': { type: 'object', properties: { ...errorSchema.properties, unknownItems: { type: 'array', items: { type: 'string' } }, unknownItemCount: { type: 'integer' } } },
+          '4xx': { type: 'object', properties: { ...errorSchema.properties, unknown_items: { type: 'array', items: { type: 'string' } }, unknown_item_count: { type: 'integer' } } },
           '5xx': errorSchema,
         },
       },
@@ -226,17 +233,13 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         return reply.code(422).send({
           error: 'Unprocessable Entity',
           message: `${unknown.length} of the candidate items are not in the model's catalog: ${unknown.slice(0, UNKNOWN_ITEMS_SHOWN).join(', ')}${unknown.length > UNKNOWN_ITEMS_SHOWN ? ', ...' : ''}`,
-          unknownItems: unknown.slice(0, UNKNOWN_ITEMS_SHOWN),
-          unknownItemCount: unknown.length,
+          unknown_items: unknown.slice(0, UNKNOWN_ITEMS_SHOWN),
+          unknown_item_count: unknown.length,
         });
       }
       const { profile, probabilities } = await tracked(scoreUser(user, indices));
       const answered = performance.now();
-      const body = answers.write(
-        { user, bankVersion, mode: profiles.mode, unknownUser: profile.unknownUser, source: profile.source, slots: slotList(profile.ids) },
-        indices,
-        probabilities,
-      );
+      const body = answers.write(profileAnswer(user, profile), indices, probabilities);
       observeStage('serialisation', (performance.now() - answered) / 1000);
       observeStage('parse', parsed);
       return reply.type('application/json; charset=utf-8').send(body);
@@ -245,8 +248,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
 
   app.get('/healthz', async (_request, reply) => {
     const state = await served.state();
-    if (state.status !== 'ok') return reply.code(503).send({ ...state, mode: profiles.mode, bankVersion });
-    return { status: 'ok', mode: profiles.mode, bankVersion, defaultProfile: slotList(defaults) };
+    if (state.status !== 'ok') return reply.code(503).send({ ...state, mode: profiles.mode, bank_version: bankVersion });
+    return { status: 'ok', mode: profiles.mode, bank_version: bankVersion, default_profile: slotList(defaults) };
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -60,7 +60,7 @@ it('/v1/score on a pipeline-trained model equals offline predict on the same row
       const res = await opened.app.inject({ method: 'POST', url: '/v1/score', payload: { user, items: at.map((r) => rows[r].item) } });
       assert.equal(res.statusCode, 200, res.body);
       const body = res.json();
-      assert.equal(body.unknownUser, false);
+      assert.equal(body.unknown_user, false);
       body.scores.forEach((score: { item: string; probability: number }, k: number) => {
         assert.equal(score.item, rows[at[k]].item);
         worst = Math.max(worst, Math.abs(score.probability - offline[at[k]]));

@@ -27,7 +27,7 @@ it('prints every probability as toPrecision(9) does', () => {
 
 it('writes the profile, then one {item, probability} per candidate in request order', () => {
   const answers = new ScoreAnswers(['10', 'a "quoted" id', 'ünïcode']);
-  const profile = { user: 'u\u20281', bankVersion: 'v1', mode: 'bank', unknownUser: false, source: 'tuned', slots: [{ name: 'hobby', id: 3 }] };
+  const profile = { user: 'u\u20281', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [{ name: 'hobby', id: 3 }] };
   const probabilities = Float32Array.from([0.25, 0.123456789, 1e-9, NaN]);
   const body = answers.write(profile, Int32Array.from([2, 0, 1, 2]), probabilities);
   assert.deepEqual(JSON.parse(body.toString('utf8')), {

@@ -37,7 +37,7 @@ describe('GET /v1/users/:id/profile', () => {
   it('returns the bank IDs with slot names, source and bank version', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/v1/users/u3/profile' });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { user: 'u3', bankVersion: BANK_ID, mode: 'bank', unknownUser: false, source: 'tuned', slots: slots(profileOf(3)) });
+    assert.deepEqual(res.json(), { user: 'u3', bank_version: BANK_ID, mode: 'bank', unknown_user: false, source: 'tuned', slots: slots(profileOf(3)) });
     const newcomer = await server.app.inject({ method: 'GET', url: '/v1/users/newcomer/profile' });
     assert.deepEqual(newcomer.json().slots, slots([2, 2]));
     assert.equal(newcomer.json().source, 'cold-start');
@@ -47,7 +47,7 @@ describe('GET /v1/users/:id/profile', () => {
     for (const user of ['u36', 'stranger', 'with space/%2F']) {
       const res = await server.app.inject({ method: 'GET', url: `/v1/users/${encodeURIComponent(user)}/profile` });
       assert.equal(res.statusCode, 200);
-      assert.deepEqual(res.json(), { user, bankVersion: BANK_ID, mode: 'bank', unknownUser: true, source: 'default', slots: slots(DEFAULT_IDS) });
+      assert.deepEqual(res.json(), { user, bank_version: BANK_ID, mode: 'bank', unknown_user: true, source: 'default', slots: slots(DEFAULT_IDS) });
     }
   });
 });
@@ -58,7 +58,7 @@ describe('POST /v1/score', () => {
     const res = await score({ user: 'u3', items: items.map((i) => ITEMS[i]) });
     assert.equal(res.statusCode, 200);
     const body = res.json();
-    assert.deepEqual({ ...body, scores: undefined }, { user: 'u3', bankVersion: BANK_ID, mode: 'bank', unknownUser: false, source: 'tuned', slots: slots(profileOf(3)), scores: undefined });
+    assert.deepEqual({ ...body, scores: undefined }, { user: 'u3', bank_version: BANK_ID, mode: 'bank', unknown_user: false, source: 'tuned', slots: slots(profileOf(3)), scores: undefined });
     assert.deepEqual(body.scores.map((s: { item: string }) => s.item), items.map((i) => ITEMS[i]));
     assert.deepEqual(servedProbabilities(body), await directScores(server.model, 3, profileOf(3), items));
     assert.equal(body.scores[0].probability, body.scores[3].probability, 'a repeated item scores the same');
@@ -71,16 +71,16 @@ describe('POST /v1/score', () => {
   it('scores users without an index with the unknown row: their own profile if banked, else the default', async () => {
     const items = [1, 2, 3];
     const newcomer = (await score({ user: 'newcomer', items: items.map((i) => ITEMS[i]) })).json();
-    assert.equal(newcomer.unknownUser, false);
+    assert.equal(newcomer.unknown_user, false);
     assert.deepEqual(servedProbabilities(newcomer), await directScores(server.model, -1, [2, 2], items));
     const stranger = (await score({ user: 'stranger', items: items.map((i) => ITEMS[i]) })).json();
-    assert.equal(stranger.unknownUser, true);
+    assert.equal(stranger.unknown_user, true);
     assert.equal(stranger.source, 'default');
     assert.deepEqual(stranger.slots, slots(DEFAULT_IDS));
     assert.deepEqual(servedProbabilities(stranger), await directScores(server.model, -1, DEFAULT_IDS, items));
     // u36 has a user index but no profile.
     const u36 = (await score({ user: 'u36', items: items.map((i) => ITEMS[i]) })).json();
-    assert.equal(u36.unknownUser, true);
+    assert.equal(u36.unknown_user, true);
     assert.deepEqual(servedProbabilities(u36), await directScores(server.model, 36, DEFAULT_IDS, items));
   });
 
@@ -98,7 +98,7 @@ describe('POST /v1/score', () => {
     const res = await score({ user: 12345, items: ['i1'], context: { device: 'mobile', hour: 13, weekend: false } });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().user, '12345');
-    assert.equal(res.json().unknownUser, true);
+    assert.equal(res.json().unknown_user, true);
   });
 });
 
@@ -137,12 +137,12 @@ describe('bad input gets a 4xx with a clear message, never a 5xx', () => {
     assert.deepEqual(res.json(), {
       error: 'Unprocessable Entity',
       message: '2 of the candidate items are not in the model\'s catalog: nope, gone',
-      unknownItems: ['nope', 'gone'],
-      unknownItemCount: 2,
+      unknown_items: ['nope', 'gone'],
+      unknown_item_count: 2,
     });
     const many = await score({ user: 'u1', items: Array.from({ length: 50 }, (_, i) => `x${i}`) });
-    assert.equal(many.json().unknownItems.length, 20);
-    assert.equal(many.json().unknownItemCount, 50);
+    assert.equal(many.json().unknown_items.length, 20);
+    assert.equal(many.json().unknown_item_count, 50);
     assert.match(many.json().message, /^50 of the candidate items .*x19, \.\.\.$/);
   });
 
@@ -210,7 +210,7 @@ describe('GET /healthz and /metrics', () => {
   it('healthz reports the mode, bank version and default profile', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/healthz' });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json(), { status: 'ok', mode: 'bank', bankVersion: BANK_ID, defaultProfile: slots(DEFAULT_IDS) });
+    assert.deepEqual(res.json(), { status: 'ok', mode: 'bank', bank_version: BANK_ID, default_profile: slots(DEFAULT_IDS) });
   });
 
   it('healthz turns 503 when the bank is re-stamped under the running server', async () => {

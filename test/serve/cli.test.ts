@@ -40,7 +40,7 @@ async function withServer<T>(config: ServeConfig, use: (base: string, opened: Op
 interface ProfileAnswer {
   mode: string;
   source: string;
-  unknownUser: boolean;
+  unknown_user: boolean;
   slots: { name: string; id: number }[];
 }
 interface ScoreAnswer extends ProfileAnswer {
@@ -74,7 +74,7 @@ it('lm mode infers the profile from the tune run\'s LM, codebooks and behaviour 
     assert.equal(first.source, 'lm');
     assert.equal(first.scores.length, 100);
     assert.deepEqual(await score(base, '1'), first);
-    assert.equal((await score(base, 'not-a-user')).unknownUser, true);
+    assert.equal((await score(base, 'not-a-user')).unknown_user, true);
   });
 });
 

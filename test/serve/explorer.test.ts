@@ -99,13 +99,13 @@ it('the JSON endpoints: codebooks per slot, a user, the report, and 404 with a J
   for (const s of codebooks.slots) assert.equal(s.codes.reduce((sum, c) => sum + c.users, 0), 20, 'every banked user holds one code per slot');
   assert.ok(codebooks.slots[0].codes.every((c) => typeof c.continuation === 'string'));
 
-  const user = (await (await fetch(`${base}/v1/users/1`)).json()) as { slots: { id: number }[]; behaviour: unknown[]; neighbours: { user: string }[]; topItems: unknown[] };
+  const user = (await (await fetch(`${base}/v1/users/1`)).json()) as { slots: { id: number }[]; behaviour: unknown[]; neighbours: { user: string }[]; top_items: unknown[] };
   const profile = (await (await fetch(`${base}/v1/users/1/profile`)).json()) as { slots: { id: number }[] };
   assert.deepEqual(user.slots, profile.slots);
   assert.equal(user.behaviour.length, 10);
   assert.equal(user.neighbours.length, 5);
   assert.ok(!user.neighbours.some((n) => n.user === '1'));
-  assert.equal(user.topItems.length, 10);
+  assert.equal(user.top_items.length, 10);
 
   const missing = await fetch(`${base}/v1/users/no-such-user`);
   assert.equal(missing.status, 404);
@@ -162,7 +162,7 @@ it('`userip explore` (no CTR model): the same views without top items; the page 
     const app = createExplorerServer(explorer);
     const user = await app.inject('/v1/users/1');
     assert.equal(user.statusCode, 200);
-    assert.equal(user.json().topItems, null);
+    assert.equal(user.json().top_items, null);
     assert.equal(user.json().behaviour.length, 10);
     for (const url of ['/ui/', '/ui/serve/explorer/page.js', '/ui/charts/options.js', '/ui/echarts.min.js']) assert.equal((await app.inject(url)).statusCode, 200, url);
     const other = await app.inject('/ui/../package.json');

@@ -81,7 +81,7 @@ async function assertRefused(server: FixtureServer, status: string, reason: RegE
 async function assertServing(server: FixtureServer): Promise<void> {
   const scored = await server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u3', items: ['i1', 'i2'] } });
   assert.equal(scored.statusCode, 200, scored.body);
-  assert.equal(scored.json().bankVersion, SERVED);
+  assert.equal(scored.json().bank_version, SERVED);
   assert.deepEqual(scored.json().slots.map((s: { id: number }) => s.id), profileOf(3));
   assert.equal((await server.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
 }

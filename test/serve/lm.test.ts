@@ -125,12 +125,12 @@ it('scores with the inferred profile exactly as the bank path would with those I
   const body = res.json();
   assert.equal(body.mode, 'lm');
   assert.equal(body.source, 'lm');
-  assert.equal(body.unknownUser, false);
+  assert.equal(body.unknown_user, false);
   assert.deepEqual(body.slots, [{ name: 'hobby', id: expected[0] }, { name: 'background', id: expected[1] }]);
   assert.deepEqual(servedProbabilities(body), await directScores(server.model, 3, expected, items));
 
   const unknown = (await server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: ['i1'] } })).json();
-  assert.equal(unknown.unknownUser, true);
+  assert.equal(unknown.unknown_user, true);
   assert.equal(unknown.source, 'default');
   const health = (await server.app.inject({ method: 'GET', url: '/healthz' })).json();
   assert.equal(health.mode, 'lm');

@@ -79,7 +79,7 @@ it('Redis down: 503 naming host:port on every bank-backed route, counted in the 
     await mirrorFixtureBank(fx, bank);
     const back = await score();
     assert.equal(back.statusCode, 200);
-    assert.equal(back.json().unknownUser, false);
+    assert.equal(back.json().unknown_user, false);
   } finally {
     await server.close();
     await own.stop();

@@ -60,7 +60,7 @@ async function showCodebooks(section: HTMLElement): Promise<void> {
   parts.push(chart(usageChart(view.slots.map((s) => ({ slot: s.slot, k: s.k, counts: s.codes.map((c) => c.users), perplexity: s.perplexity ?? NaN })))));
   for (const slot of view.slots) {
     const most = Math.max(1, ...slot.codes.map((c) => c.users));
-    parts.push(el('h2', {}, `Slot ${slot.slot}`, el('span', { class: 'muted' }, ` — “${slot.text} …”, k=${slot.k}${slot.perplexity !== null ? `, perplexity ${fixed(slot.perplexity, 2)}` : ''}${slot.deadCodes !== null ? `, dead codes ${slot.deadCodes}` : ''}`)));
+    parts.push(el('h2', {}, `Slot ${slot.slot}`, el('span', { class: 'muted' }, ` — “${slot.text} …”, k=${slot.k}${slot.perplexity !== null ? `, perplexity ${fixed(slot.perplexity, 2)}` : ''}${slot.dead_codes !== null ? `, dead codes ${slot.dead_codes}` : ''}`)));
     parts.push(
       table(
         ['code', 'users', 'attributes over-represented (lift, share)', "LM's words", 'after the behaviour prefix', "LM's greedy text"],
@@ -69,7 +69,7 @@ async function showCodebooks(section: HTMLElement): Promise<void> {
           el('span', {}, el('span', { class: 'bar', style: `width:${Math.round((80 * c.users) / most)}px` }), c.users),
           c.top.map((t) => `${t.attribute} ×${fixed(t.lift, 2)} (${(t.share * 100).toFixed(0)}%)`).join('; ') || el('span', { class: 'muted' }, '—'),
           c.words.join(', ') || el('span', { class: 'muted' }, '—'),
-          c.behaviourWords.join(', ') || el('span', { class: 'muted' }, '—'),
+          c.behaviour_words.join(', ') || el('span', { class: 'muted' }, '—'),
           c.continuation ?? el('span', { class: 'muted' }, '—'),
         ]),
         (i) => ({ 'data-testid': 'code', 'data-slot': slot.slot, 'data-code': String(slot.codes[i].code) }),
@@ -99,9 +99,9 @@ async function showUser(result: HTMLElement, user: string): Promise<void> {
       ? table(['user', 'similarity', 'codes'], body.neighbours.map((n) => [userLink(n.user), fixed(n.similarity, 3), n.ids.join(' · ')]))
       : note('This user has no soft tokens in the tune run (added to the bank later).'),
     el('h2', {}, 'Top-scored items'),
-    body.topItems === null
+    body.top_items === null
       ? note('No CTR model loaded (`userip serve --model DIR` scores items).')
-      : table(['item', '', 'click probability'], body.topItems.map((t) => [t.item, t.text, fixed(t.probability)])),
+      : table(['item', '', 'click probability'], body.top_items.map((t) => [t.item, t.text, fixed(t.probability)])),
   ];
   result.replaceChildren(...parts);
 }

@@ -100,7 +100,7 @@ export class Explorer {
       slots: this.tuned.slots.map((s, j) => ({ name: s.name, id: ids[j] })).filter((s) => s.id !== undefined),
       behaviour: (history?.recent ?? []).map((i): BehaviourLine => ({ item: i.item, text: this.itemText(i.item), rating: i.rating, timestamp: i.timestamp })),
       neighbours: row < 0 ? [] : await this.neighbours(row),
-      topItems: this.options.scoring ? await this.topItems(user, history?.items ?? new Set()) : null,
+      top_items: this.options.scoring ? await this.topItems(user, history?.items ?? new Set()) : null,
     };
   }
 
@@ -137,7 +137,7 @@ export class Explorer {
     return nearest.map((u, i) => ({ user: users[i], similarity: similarity[u], ids: entries[i]?.ids ?? [] }));
   }
 
-  private async topItems(user: string, seen: ReadonlySet<string>): Promise<UserView['topItems']> {
+  private async topItems(user: string, seen: ReadonlySet<string>): Promise<UserView['top_items']> {
     const candidates = this.options.scoring!.items.filter((item) => !seen.has(item));
     if (candidates.length === 0) return [];
     const probabilities = await this.options.scoring!.score(user, candidates);
@@ -183,11 +183,11 @@ async function codebooksView(options: ExplorerOptions, tuned: RunProfiles, tune:
           users,
           top: list(e.top).map(record).map((t) => ({ attribute: String(t.attribute), share: Number(t.share), lift: Number(t.lift) })),
           words: words(e.words),
-          behaviourWords: words(e.behaviour_words),
+          behaviour_words: words(e.behaviour_words),
           continuation: typeof e.continuation === 'string' ? e.continuation : null,
         };
       });
-      return { slot: slot.name, text: slot.text, k: tuned.codebooks[j].k, perplexity: numberOrNull(summary.perplexity), deadCodes: numberOrNull(summary.dead_codes), codes };
+      return { slot: slot.name, text: slot.text, k: tuned.codebooks[j].k, perplexity: numberOrNull(summary.perplexity), dead_codes: numberOrNull(summary.dead_codes), codes };
     }),
   };
 }

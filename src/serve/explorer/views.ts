@@ -17,7 +17,7 @@ export interface CodeView {
   top: AttributeLiftView[];
   /** The LM's words for the code's centroid, and for the behaviour text after it. */
   words: string[];
-  behaviourWords: string[];
+  behaviour_words: string[];
   /** The LM's greedy continuation after the centroid; null without explain.json. */
   continuation: string | null;
 }
@@ -29,7 +29,7 @@ export interface SlotView {
   k: number;
   /** From tune.json when it has them. */
   perplexity: number | null;
-  deadCodes: number | null;
+  dead_codes: number | null;
   codes: CodeView[];
 }
 
@@ -75,7 +75,7 @@ export interface UserView {
   /** Nearest users by soft token; empty for a user the tune run has no soft tokens for. */
   neighbours: NeighbourView[];
   /** Top-scored items the user has not interacted with in training; null when no CTR model is loaded. */
-  topItems: ScoredItem[] | null;
+  top_items: ScoredItem[] | null;
 }
 
 /** GET /v1/report: the files as they are on disk (fields vary by version), or null where missing. */
