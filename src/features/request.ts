@@ -64,13 +64,13 @@ export class RequestRows {
     const rows = new Int32Array(n * fields);
     for (let f = 0; f < fields; f++) {
       const column = this.columns[f];
-      const perItem = column.kind === 'item' ? this.itemRows : column.kind === 'attribute' ? this.attributeRows : undefined;
-      if (perItem) {
+      if (column.kind === 'item' || column.kind === 'attribute') {
+        const perItem = column.kind === 'item' ? this.itemRows : this.attributeRows;
         for (let r = 0; r < n; r++) rows[r * fields + f] = perItem[items[r]];
         continue;
       }
       // The user's and the profile's rows are the same on every row.
-      const row = this.model.tableRow(f, column.kind === 'user' ? (this.features.userIndex.get(user) ?? -1) : profileIds[column.kind === 'slot' ? column.slot : 0]);
+      const row = this.model.tableRow(f, column.kind === 'user' ? (this.features.userIndex.get(user) ?? -1) : profileIds[column.slot]);
       for (let r = 0; r < n; r++) rows[r * fields + f] = row;
     }
     return { n, rows, dense: [] };
