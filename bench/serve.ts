@@ -20,7 +20,8 @@
  * bytes_per_user_* are per-user payloads, keys excluded: the bank's IDs as stored ("3,1"), the
  * soft tokens (slots x hidden float32), and the behaviour text the LM path keeps and reads per request.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -70,6 +71,44 @@ const FIXED_FRACTIONS = [0.25, 0.5];
  */
 const SERVER_NODE_FLAGS = ['--min-semi-space-size=16'];
 
+/**
+ * Where the bench runs: the load generator (this process, every thread) on one core and each server
+ * on another, where this process may use two cores and `taskset` (util-linux) is present. Left to
+ * the kernel, a server and the generator that wakes it were often placed on the same core, each then
+ * queueing behind the other: in 8-s runs at 600/s the server's main thread waited 500-680 ms for a
+ * core unpinned, 45-255 ms pinned (/proc/PID/task/PID/schedstat), for the floor as for the bank. A
+ * server on one core is also what docs/serving.md's per-core figures are of.
+ */
+interface Cores {
+  generator: number;
+  server: number;
+}
+
+async function pinCores(): Promise<Cores | undefined> {
+  const taskset = promisify(execFile);
+  try {
+    const { stdout } = await taskset('taskset', ['-c', '-p', String(process.pid)]);
+    const allowed = cpuList(stdout.slice(stdout.lastIndexOf(':') + 1));
+    if (allowed.length < 2) return undefined;
+    const cores = { generator: allowed[0], server: allowed[1] };
+    await taskset('taskset', ['-a', '-c', '-p', String(cores.generator), String(process.pid)]);
+    return cores;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cores of a list such as "0-3,6". */
+function cpuList(text: string): number[] {
+  return text
+    .trim()
+    .split(',')
+    .flatMap((part) => {
+      const [from, to = from] = part.split('-').map(Number);
+      return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+    });
+}
+
 export async function serveBench(): Promise<void> {
   const demo = process.argv[3] ?? 'runs/demo';
   const model = join(demo, 'serve-model');
@@ -83,10 +122,12 @@ export async function serveBench(): Promise<void> {
   }
 
   const loadStart = loadavg()[0];
-  emit({ bench: 'serve', phase: 'setup', server_node_flags: SERVER_NODE_FLAGS.join(' ') });
+  const machineCores = availableParallelism();
+  const cores = await pinCores();
+  emit({ bench: 'serve', phase: 'setup', server_node_flags: SERVER_NODE_FLAGS.join(' '), generator_core: cores?.generator ?? null, server_core: cores?.server ?? null });
   const bodies = await requestBodies(model, bankPath);
   await compareForwards(model, bodies[0]);
-  const bank = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath]);
+  const bank = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath], cores);
   const scratch = await mkdtemp(join(tmpdir(), 'userip-serve-bench-'));
   let floor: Started | undefined;
   let fixed: Awaited<ReturnType<typeof fixedRates>>;
@@ -96,7 +137,7 @@ export async function serveBench(): Promise<void> {
     await warmUp(bank.base, bodies, 2000);
     const responseFile = join(scratch, 'response.json');
     await writeFile(responseFile, await typicalResponse(bank.base, bodies));
-    floor = await startServer('serve-floor.js', [responseFile]);
+    floor = await startServer('serve-floor.js', [responseFile], cores);
     await warmUp(floor.base, bodies, 2000);
     capacity = await findCapacities({ floor, bank }, bodies);
     fixed = await fixedRates(floor, bank, bodies, capacity.floor);
@@ -106,7 +147,7 @@ export async function serveBench(): Promise<void> {
     await bank.stop();
     await rm(scratch, { recursive: true, force: true });
   }
-  const lmServer = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath, '--profile-mode', 'lm']);
+  const lmServer = await startServer('main.js', ['serve', '--model', model, '--bank', bankPath, '--profile-mode', 'lm'], cores);
   let lm: Measured;
   try {
     await warmUp(lmServer.base, bodies, 2 * CONCURRENCY);
@@ -145,7 +186,8 @@ export async function serveBench(): Promise<void> {
     bank_cpu_ms_per_request: round(fixed.bank.cpuMsPerRequest, 3),
     loader_cpu_ms_per_request: round((fixed.floor.loaderMsPerRequest + fixed.bank.loaderMsPerRequest) / 2, 3),
     other_cpu: round((fixed.floor.otherCpu + fixed.bank.otherCpu) / 2, 2),
-    cores: availableParallelism(),
+    cores: machineCores,
+    pinned: cores !== undefined,
     load_average: [round(loadStart, 2), round(loadavg()[0], 2)],
   });
 }
@@ -497,12 +539,15 @@ interface Started {
 
 /**
  * A script of dist/ in its own process (`userip serve` through src/cli/main.js, or the floor), so
- * that the load generator does not share its event loop, with SERVER_NODE_FLAGS; its first line
- * names its address.
+ * that the load generator does not share its event loop, with SERVER_NODE_FLAGS, on the server core
+ * where there is one; its first line names its address.
  */
-async function startServer(script: 'main.js' | 'serve-floor.js', args: string[]): Promise<Started> {
+async function startServer(script: 'main.js' | 'serve-floor.js', args: string[], cores: Cores | undefined): Promise<Started> {
   const path = fileURLToPath(script === 'main.js' ? new URL('../src/cli/main.js', import.meta.url) : new URL('./serve-floor.js', import.meta.url));
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, path, ...args, ...(script === 'main.js' ? ['--port', '0'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const command = [process.execPath, ...SERVER_NODE_FLAGS, path, ...args, ...(script === 'main.js' ? ['--port', '0'] : [])];
+  // taskset runs node in its own process (exec), so child.pid is the server's.
+  const pinned = cores ? ['taskset', '-c', String(cores.server), ...command] : command;
+  const child = spawn(pinned[0], pinned.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);

@@ -66,9 +66,9 @@ export class ServingModel {
     if (!this.factored) await (this.session ??= InlineSession.create(this.graph, this.threads));
   }
 
-  /** One logit per encoded row: by `FactoredDcn` where it applies, else by ORT in this thread. */
-  score(data: EncodedRows): Float32Array | Promise<Float32Array> {
-    return this.factored ? this.factored.logits(data.rows, data.n) : this.logits(this.encodedFeeds(data));
+  /** One logit per encoded row: by `FactoredDcn` where it applies (written to `into` when given), else by ORT in this thread (in an array of its own). */
+  score(data: EncodedRows, into?: Float32Array): Float32Array | Promise<Float32Array> {
+    return this.factored ? this.factored.logits(data.rows, data.n, into) : this.logits(this.encodedFeeds(data));
   }
 
   /** One logit per row of `feeds`, from ORT in this thread. */

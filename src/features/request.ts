@@ -23,6 +23,11 @@ export class RequestRows {
   private readonly itemRows: Int32Array;
   private readonly attributeRows: Int32Array;
 
+  /** Table rows per candidate: the model's sparse fields. */
+  get fields(): number {
+    return this.columns.length;
+  }
+
   /** Checks that every field the model reads comes from the feature map or the bank, with matching sizes. */
   constructor(
     private readonly model: CtrModel,
@@ -44,9 +49,12 @@ export class RequestRows {
     this.attributeRows = Int32Array.from(features.item_attribute, (a) => model.tableRow(attributeField, a));
   }
 
-  /** The item indices of `items` (ids, numbers taken as their strings), and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly (string | number)[]): { indices: Int32Array; unknown: string[] } {
-    const indices = new Int32Array(items.length);
+  /**
+   * The item indices of `items` (ids, numbers taken as their strings), written to `into` (of their
+   * number) when given, and the ids the feature map does not know (in request order, once each).
+   */
+  itemIndices(items: readonly (string | number)[], into: Int32Array = new Int32Array(items.length)): { indices: Int32Array; unknown: string[] } {
+    const indices = exactly(into, items.length);
     let unknown: Set<string> | undefined;
     for (let i = 0; i < items.length; i++) {
       const id = String(items[i]);
@@ -57,11 +65,14 @@ export class RequestRows {
     return { indices, unknown: unknown ? [...unknown] : [] };
   }
 
-  /** The rows of `user` (with profile IDs `profileIds`, bank slot order) against item indices `items`. A user the map does not know takes the unknown user row. */
-  encode(user: string, profileIds: readonly number[], items: Int32Array): EncodedRows {
+  /**
+   * The rows of `user` (with profile IDs `profileIds`, bank slot order) against item indices `items`,
+   * written to `into` (of n x fields numbers) when given. A user the map does not know takes the unknown user row.
+   */
+  encode(user: string, profileIds: readonly number[], items: Int32Array, into: Int32Array = new Int32Array(items.length * this.columns.length)): EncodedRows {
     const n = items.length;
     const fields = this.columns.length;
-    const rows = new Int32Array(n * fields);
+    const rows = exactly(into, n * fields);
     for (let f = 0; f < fields; f++) {
       const column = this.columns[f];
       if (column.kind === 'item' || column.kind === 'attribute') {
@@ -75,6 +86,11 @@ export class RequestRows {
     }
     return { n, rows, dense: [] };
   }
+}
+
+function exactly(buffer: Int32Array, length: number): Int32Array {
+  if (buffer.length !== length) throw new RangeError(`expected an output of ${length} numbers, got ${buffer.length}`);
+  return buffer;
 }
 
 function checkCompatible(model: CtrModel, features: FeatureIndex, slots: BankVersion['slots']): void {

@@ -11,10 +11,42 @@ export class ServeSetupError extends Error {
   override name = 'ServeSetupError';
 }
 
+/**
+ * One request's arrays: its candidates' item indices, their table rows and their logits (then
+ * probabilities), as views of exactly the request's size on arrays kept from request to request.
+ */
+export class ScoreBuffers {
+  private capacity = 0;
+  private indexStore = new Int32Array(0);
+  private rowStore = new Int32Array(0);
+  private logitStore = new Float32Array(0);
+  indices = this.indexStore;
+  rows = this.rowStore;
+  logits = this.logitStore;
+
+  constructor(private readonly fields: number) {}
+
+  /** Views for `n` candidates; larger arrays when the kept ones are too small. */
+  fit(n: number): this {
+    if (n > this.capacity) {
+      this.capacity = Math.max(n, 2 * this.capacity);
+      this.indexStore = new Int32Array(this.capacity);
+      this.rowStore = new Int32Array(this.capacity * this.fields);
+      this.logitStore = new Float32Array(this.capacity);
+    }
+    this.indices = this.indexStore.subarray(0, n);
+    this.rows = this.rowStore.subarray(0, n * this.fields);
+    this.logits = this.logitStore.subarray(0, n);
+    return this;
+  }
+}
+
 export class Scorer {
   /** The model with its weights frozen for serving, run in this thread: a request feeds only its rows. */
   private readonly serving: ServingModel;
   private readonly rows: RequestRows;
+  /** Buffers of requests no longer in flight. */
+  private readonly idle: ScoreBuffers[] = [];
 
   constructor(model: CtrModel, features: FeatureIndex, slots: BankVersion['slots'], threads = 1) {
     try {
@@ -31,22 +63,38 @@ export class Scorer {
     return this.serving.ready();
   }
 
-  /** The item indices of `items`, and the ids the feature map does not know (in request order, once each). */
-  itemIndices(items: readonly (string | number)[]): { indices: Int32Array; unknown: string[] } {
-    return this.rows.itemIndices(items);
+  /**
+   * Runs `use` with buffers for one request, which other requests reuse once it has settled: nothing
+   * may keep them (or views of them) after that. A request allocated three typed arrays of its own,
+   * each an ArrayBuffer that V8 sweeps at every scavenge: at a thousand requests a second that sweep
+   * was over half of each scavenge's pause.
+   */
+  async withBuffers<T>(use: (buffers: ScoreBuffers) => Promise<T>): Promise<T> {
+    const buffers = this.idle.pop() ?? new ScoreBuffers(this.rows.fields);
+    try {
+      return await use(buffers);
+    } finally {
+      this.idle.push(buffers);
+    }
+  }
+
+  /** The item indices of `items` (in `buffers.indices`), and the ids the feature map does not know (in request order, once each). */
+  itemIndices(items: readonly (string | number)[], buffers: ScoreBuffers): { indices: Int32Array; unknown: string[] } {
+    return this.rows.itemIndices(items, buffers.fit(items.length).indices);
   }
 
   /**
-   * One probability per item. A user the model has no index for scores with the unknown user row.
-   * `observe` hears how long each part took.
+   * One probability per item of `buffers.indices` (in `buffers.logits` where the model runs in
+   * TypeScript). A user the model has no index for scores with the unknown user row. `observe` hears
+   * how long each part took.
    */
-  async score(user: string, profileIds: readonly number[], items: Int32Array, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
+  async score(user: string, profileIds: readonly number[], buffers: ScoreBuffers, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
     const started = performance.now();
-    const encoded = this.rows.encode(user, profileIds, items);
+    const encoded = this.rows.encode(user, profileIds, buffers.indices, buffers.rows);
     const forward = performance.now();
     observe('feature_encoding', (forward - started) / 1000);
-    // The logits are this request's own array: the probabilities replace them.
-    const probabilities = sigmoidInPlace(await this.serving.score(encoded));
+    // The logits are this request's: the probabilities replace them.
+    const probabilities = sigmoidInPlace(await this.serving.score(encoded, buffers.logits));
     observe('model_forward', (performance.now() - forward) / 1000);
     return probabilities;
   }

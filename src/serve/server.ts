@@ -20,7 +20,8 @@ import type { FeatureIndex } from '../features/index.js';
 import { ScoreAnswers, type ScoredProfile } from './answer.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
-import { Scorer, ServeSetupError } from './scorer.js';
+import { ScoreBodyReader, type ScoreAsk } from './body.js';
+import { Scorer, ServeSetupError, type ScoreBuffers } from './scorer.js';
 import { BankVersionError, ServedVersion } from './version.js';
 
 /** Candidates per scoring request. */
@@ -78,6 +79,13 @@ export const scoreBodySchema = {
 /** Fastify coerces types by default ("1" -> 1, "a" -> ["a"]); a wrong type here is the client's error to hear about. */
 export const AJV_OPTIONS = { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } } as const;
 
+/** Fastify's wording of schema errors, plus the name of an unknown property. */
+function schemaErrorMessage(errors: readonly { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[], dataVar: string): string {
+  return errors
+    .map((e) => `${dataVar}${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? `: "${String(e.params.additionalProperty)}"` : ''}`)
+    .join(', ');
+}
+
 interface ScoreBody {
   user: string | number;
   items: (string | number)[];
@@ -118,14 +126,29 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
       reply.code(status).send({ error: STATUS_CODES[status] ?? 'Client Error', message: error.message });
     },
     ajv: AJV_OPTIONS,
-    // Fastify's own wording, plus the name of an unknown property.
-    schemaErrorFormatter: (errors, dataVar) =>
-      new Error(
-        errors
-          .map((e) => `${dataVar}${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? `: "${String(e.params.additionalProperty)}"` : ''}`)
-          .join(', '),
-      ),
+    schemaErrorFormatter: (errors, dataVar) => new Error(schemaErrorMessage(errors, dataVar)),
   });
+
+  // JSON bodies reach the scoring route as bytes: it reads the plain ones itself (`ScoreBodyReader`)
+  // and hands the rest to Fastify's own JSON parser and its schema (`askOfJson`).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const bodies = new ScoreBodyReader(features.items, { maxItems: MAX_ITEMS, maxIdLength: MAX_ID_LENGTH });
+  /** The ask of a body the reader left: parsed (when JSON) and checked as Fastify would, with its errors. */
+  function askOfJson(request: FastifyRequest, buffers: ScoreBuffers): ScoreAsk {
+    let body = request.body;
+    if (Buffer.isBuffer(body)) {
+      jsonParser(request, body.toString('utf8'), (error, value) => {
+        if (error) throw error;
+        body = value;
+      });
+    }
+    const validate = request.compileValidationSchema(scoreBodySchema, 'body');
+    if (!validate(body)) throw Object.assign(new Error(schemaErrorMessage(validate.errors ?? [], 'body')), { statusCode: 400 });
+    const { user, items } = body as ScoreBody;
+    return { user: String(user), ...scorer.itemIndices(items, buffers) };
+  }
 
   // Work a request started (an LM pass, a model run) may outlive its client; closing waits for it,
   // so whoever closes the runtimes after the server does not pull them from under it.
@@ -177,11 +200,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     return profile;
   }
   const observeStage = (stage: ScoreStage, seconds: number) => metrics.observeStage(stage, seconds);
-  async function scoreUser(user: string, items: Int32Array) {
+  async function scoreUser(user: string, buffers: ScoreBuffers) {
     const started = performance.now();
     const profile = await profileOf(user);
     observeStage('bank_lookup', (performance.now() - started) / 1000);
-    return { profile, probabilities: await scorer.score(user, profile.ids, items, observeStage) };
+    return { profile, probabilities: await scorer.score(user, profile.ids, buffers, observeStage) };
   }
   const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
   const profileAnswer = (user: string, profile: Awaited<ReturnType<typeof profileOf>>): ScoredProfile => ({
@@ -206,11 +229,10 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     },
   );
 
-  app.post<{ Body: ScoreBody }>(
+  app.post(
     '/v1/score',
     {
       schema: {
-        body: scoreBodySchema,
         response: {
           200: {
             type: 'object',
@@ -224,26 +246,27 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         },
       },
     },
-    async (request, reply) => {
-      // Fastify starts the clock when the request arrives: this far it has read, parsed and validated the body.
-      const parsed = reply.elapsedTime / 1000;
-      const user = String(request.body.user);
-      const { indices, unknown } = scorer.itemIndices(request.body.items);
-      if (unknown.length > 0) {
-        return reply.code(422).send({
-          error: 'Unprocessable Entity',
-          message: `${unknown.length} of the candidate items are not in the model's catalog: ${unknown.slice(0, UNKNOWN_ITEMS_SHOWN).join(', ')}${unknown.length > UNKNOWN_ITEMS_SHOWN ? ', ...' : ''}`,
-          unknown_items: unknown.slice(0, UNKNOWN_ITEMS_SHOWN),
-          unknown_item_count: unknown.length,
-        });
-      }
-      const { profile, probabilities } = await tracked(scoreUser(user, indices));
-      const answered = performance.now();
-      const body = answers.write(profileAnswer(user, profile), indices, probabilities);
-      observeStage('serialisation', (performance.now() - answered) / 1000);
-      observeStage('parse', parsed);
-      return reply.type('application/json; charset=utf-8').send(body);
-    },
+    async (request, reply) =>
+      // The answer is written (its bytes copied out of the buffers) before they go back.
+      scorer.withBuffers(async (buffers) => {
+        const { user, indices, unknown } = bodies.read(request.body as Buffer, (n) => buffers.fit(n).indices) ?? askOfJson(request, buffers);
+        // Fastify starts the clock when the request arrives: this far the body has been read, parsed and checked.
+        const parsed = reply.elapsedTime / 1000;
+        if (unknown.length > 0) {
+          return reply.code(422).send({
+            error: 'Unprocessable Entity',
+            message: `${unknown.length} of the candidate items are not in the model's catalog: ${unknown.slice(0, UNKNOWN_ITEMS_SHOWN).join(', ')}${unknown.length > UNKNOWN_ITEMS_SHOWN ? ', ...' : ''}`,
+            unknown_items: unknown.slice(0, UNKNOWN_ITEMS_SHOWN),
+            unknown_item_count: unknown.length,
+          });
+        }
+        const { profile, probabilities } = await tracked(scoreUser(user, buffers));
+        const answered = performance.now();
+        const body = answers.write(profileAnswer(user, profile), indices, probabilities);
+        observeStage('serialisation', (performance.now() - answered) / 1000);
+        observeStage('parse', parsed);
+        return reply.type('application/json; charset=utf-8').send(body);
+      }),
   );
 
   app.get('/healthz', async (_request, reply) => {

@@ -131,6 +131,17 @@ describe('bad input gets a 4xx with a clear message, never a 5xx', () => {
     });
   }
 
+  it('scores a body the byte reader leaves to JSON.parse (escapes, a context) as the plain body', async () => {
+    const raw = (payload: string) => server.app.inject({ method: 'POST', url: '/v1/score', payload, headers: { 'content-type': 'application/json' } });
+    const plain = await raw('{"user":"u3","items":["i7","i0","i59"]}');
+    assert.equal(plain.statusCode, 200);
+    const escaped = await raw('{"items":["i\\u0037","i0","i59"],"user":"u\\u0033","context":{"page":"home"}}');
+    assert.deepEqual(escaped.json(), plain.json());
+    const unknownNumber = await raw('{"user":"u3","items":[59]}');
+    assert.equal(unknownNumber.statusCode, 422);
+    assert.deepEqual(unknownNumber.json().unknown_items, ['59']);
+  });
+
   it('unknown items: 422 naming them, with their count', async () => {
     const res = await score({ user: 'u1', items: ['i1', 'nope', 'i2', 'gone', 'nope'] });
     assert.equal(res.statusCode, 422);
