@@ -7,7 +7,8 @@
  *    Fastify server (bench/serve-floor.ts) that parses the same bodies under the same schema and
  *    answers a constant response of the same size, i.e. what HTTP and JSON alone cost here and now.
  *    Both servers are child processes started the same way (with the Node flags docs/serving.md
- *    recommends), loaded by the same generator in this process. Each server's capacity is the
+ *    recommends, on one core, the generator in this process on another: `pinCores`), loaded by the
+ *    same generator. Each server's capacity is the
  *    highest rate it holds with p99 under 10 ms (the machine is shared: a failed rate gets a second
  *    try on the server's next turn, and a try in which the generator fell behind does not count);
  *    the two searches take turns. Then both run at 25% and
@@ -180,6 +181,8 @@ export async function serveBench(): Promise<void> {
     floor_p99_ms: round(quantile(fixed.floor.latencies, 0.99), 3),
     bank_fixed_p99_ms: round(quantile(fixed.bank.latencies, 0.99), 3),
     bank_over_floor_p99: round(quantile(fixed.bank.latencies, 0.99) / quantile(fixed.floor.latencies, 0.99), 2),
+    floor_round_p99_ms: fixed.floor.roundP99s,
+    bank_round_p99_ms: fixed.bank.roundP99s,
     bank_over_floor_capacity: round(capacity.bank / capacity.floor, 2),
     stage_ms: fixed.stages,
     floor_cpu_ms_per_request: round(fixed.floor.cpuMsPerRequest, 3),
@@ -369,6 +372,8 @@ function* capacitySearch(held = 0, first = FIRST_RATE): Generator<number, Capaci
 
 interface Pooled {
   latencies: Float64Array;
+  /** Each round's own p99 (ms), in round order: how much of the pooled p99 one round made. */
+  roundP99s: number[];
   /** Server CPU milliseconds per answered request: what a core must spend on each. */
   cpuMsPerRequest: number;
   /** The load generator's CPU milliseconds per answered request. */
@@ -407,6 +412,7 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
       const total = (key: 'serverCpuSeconds' | 'loaderCpuSeconds' | 'otherCpuSeconds' | 'seconds') => results.reduce((sum, r) => sum + r[key], 0);
       return {
         latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
+        roundP99s: results.map((r) => round(quantile(r.latencies, 0.99), 3)),
         cpuMsPerRequest: (1000 * total('serverCpuSeconds')) / answered,
         loaderMsPerRequest: (1000 * total('loaderCpuSeconds')) / answered,
         otherCpu: total('otherCpuSeconds') / total('seconds'),
