@@ -139,10 +139,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   function askOfJson(request: FastifyRequest, buffers: ScoreBuffers): ScoreAsk {
     let body = request.body;
     if (Buffer.isBuffer(body)) {
-      jsonParser(request, body.toString('utf8'), (error, value) => {
-        if (error) throw error;
-        body = value;
-      });
+      // Fastify's parser answers through a callback, before it returns.
+      let parsed: { error: Error | null; value?: unknown } = { error: null };
+      jsonParser(request, body.toString('utf8'), (error, value) => (parsed = { error, value }));
+      if (parsed.error) throw parsed.error;
+      body = parsed.value;
     }
     const validate = request.compileValidationSchema(scoreBodySchema, 'body');
     if (!validate(body)) throw Object.assign(new Error(schemaErrorMessage(validate.errors ?? [], 'body')), { statusCode: 400 });
@@ -249,7 +250,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     async (request, reply) =>
       // The answer is written (its bytes copied out of the buffers) before they go back.
       scorer.withBuffers(async (buffers) => {
-        const { user, indices, unknown } = bodies.read(request.body as Buffer, (n) => buffers.fit(n).indices) ?? askOfJson(request, buffers);
+        const plain = Buffer.isBuffer(request.body) ? bodies.read(request.body, (n) => buffers.fit(n).indices) : undefined;
+        const { user, indices, unknown } = plain ?? askOfJson(request, buffers);
         // Fastify starts the clock when the request arrives: this far the body has been read, parsed and checked.
         const parsed = reply.elapsedTime / 1000;
         if (unknown.length > 0) {

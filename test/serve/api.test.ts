@@ -169,6 +169,9 @@ describe('bad input gets a 4xx with a clear message, never a 5xx', () => {
     const text = await raw('user=u1', 'text/plain');
     assert.equal(text.statusCode, 400);
     assert.match(text.json().message, /body must be object/);
+    const bodiless = await server.app.inject({ method: 'POST', url: '/v1/score' });
+    assert.equal(bodiless.statusCode, 400);
+    assert.match(bodiless.json().message, /body must be object/);
     const form = await raw('user=u1', 'application/x-www-form-urlencoded');
     assert.equal(form.statusCode, 415);
     assert.match(form.json().message, /Unsupported Media Type/i);
