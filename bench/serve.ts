@@ -183,6 +183,7 @@ export async function serveBench(): Promise<void> {
     bank_over_floor_p99: round(quantile(fixed.bank.latencies, 0.99) / quantile(fixed.floor.latencies, 0.99), 2),
     floor_round_p99_ms: fixed.floor.roundP99s,
     bank_round_p99_ms: fixed.bank.roundP99s,
+    generator_lag_p99_ms: round(Math.max(fixed.floor.worstSendLagMs, fixed.bank.worstSendLagMs), 2),
     bank_over_floor_capacity: round(capacity.bank / capacity.floor, 2),
     stage_ms: fixed.stages,
     floor_cpu_ms_per_request: round(fixed.floor.cpuMsPerRequest, 3),
@@ -374,6 +375,8 @@ interface Pooled {
   latencies: Float64Array;
   /** Each round's own p99 (ms), in round order: how much of the pooled p99 one round made. */
   roundP99s: number[];
+  /** The generator's send-lag p99 (ms) in the worst of these rounds: over a few ms, the generator, not the server, set the pace. */
+  worstSendLagMs: number;
   /** Server CPU milliseconds per answered request: what a core must spend on each. */
   cpuMsPerRequest: number;
   /** The load generator's CPU milliseconds per answered request. */
@@ -413,6 +416,7 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
       return {
         latencies: Float64Array.from(results.flatMap((r) => [...r.latencies])).sort(),
         roundP99s: results.map((r) => round(quantile(r.latencies, 0.99), 3)),
+        worstSendLagMs: Math.max(...results.map((r) => r.sendLagP99Ms)),
         cpuMsPerRequest: (1000 * total('serverCpuSeconds')) / answered,
         loaderMsPerRequest: (1000 * total('loaderCpuSeconds')) / answered,
         otherCpu: total('otherCpuSeconds') / total('seconds'),
