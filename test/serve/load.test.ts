@@ -7,17 +7,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import { SqliteFeatureBank, type FeatureBank } from '../../src/bank/index.js';
 import { Rng, Runtime } from '../../src/engine/index.js';
-import { ITEMS, openFixtureServer, writeServeFixture, type FixtureServer } from './fixtures.js';
+import { ITEMS, openFixtureServer, writeServeFixture, type FixtureServer, type ServeFixture } from './fixtures.js';
 
 const runtime = new Runtime({ threads: 1 });
 let dir: string;
+let fx: ServeFixture;
 let server: FixtureServer;
 let base: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'userip-serve-load-'));
-  server = await openFixtureServer(await writeServeFixture(dir, runtime), runtime);
+  fx = await writeServeFixture(dir, runtime);
+  server = await openFixtureServer(fx, runtime);
   base = await server.app.listen({ port: 0, host: '127.0.0.1' });
 });
 after(async () => {
@@ -67,4 +70,29 @@ it('600 requests, 32 in flight, each answered exactly as when sent alone', async
 
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, new RegExp(`userip_http_requests_total\\{method="POST",route="/v1/score",status="200"\\} ${bodies.length + order.length}\\n`));
+});
+
+it('requests whose bank lookups wait (as on Redis) overlap inside the server and are still answered exactly as alone', async () => {
+  // Each request holds its scoring buffers across the lookup's wait, so requests in flight together
+  // must not share them.
+  const rng = new Rng(12);
+  const real = await SqliteFeatureBank.open(fx.bankPath, { readonly: true });
+  const slow: FeatureBank = Object.create(real);
+  slow.lookup = async (user) => {
+    await new Promise((resolve) => setTimeout(resolve, rng.int(4)));
+    return real.lookup(user);
+  };
+  const overlapping = await openFixtureServer(fx, runtime, { bank: slow });
+  try {
+    const bodies = ['u0', 'u3', 'u8', 'u21', 'stranger'].map((user) => ({ user, items: Array.from({ length: 1 + rng.int(100) }, () => ITEMS[rng.int(ITEMS.length)]) }));
+    const alone = await Promise.all(bodies.map(async (body) => (await post(body)).json));
+    const order = Array.from({ length: 200 }, (_, i) => i % bodies.length);
+    const together = await Promise.all(order.map((b) => overlapping.app.inject({ method: 'POST', url: '/v1/score', payload: bodies[b] })));
+    together.forEach((res, i) => {
+      assert.equal(res.statusCode, 200, `request ${i}`);
+      assert.deepEqual(res.json(), alone[order[i]], `request ${i} (user ${bodies[order[i]].user}) differs from its answer alone`);
+    });
+  } finally {
+    await overlapping.close();
+  }
 });
