@@ -8,6 +8,7 @@
  * identify a float32 (parsed and rounded to float32, it is the model's value exactly), not the 17 of
  * the double it widens to.
  */
+import { packBytes } from './packed.js';
 
 /** The profile part of the answer; JSON.stringify writes it in the schema's order. */
 export interface ScoredProfile {
@@ -46,14 +47,9 @@ export class ScoreAnswers {
   private used = 0;
 
   constructor(items: readonly string[]) {
-    const encoded = items.map((id) => Buffer.from(`{"item":${JSON.stringify(id)},"probability":`));
-    this.keys = Buffer.concat(encoded);
-    this.starts = new Int32Array(items.length + 1);
+    ({ bytes: this.keys, starts: this.starts } = packBytes(items.map((id) => Buffer.from(`{"item":${JSON.stringify(id)},"probability":`))));
     this.longestKey = 0;
-    for (let i = 0; i < items.length; i++) {
-      this.starts[i + 1] = this.starts[i] + encoded[i].length;
-      this.longestKey = Math.max(this.longestKey, encoded[i].length);
-    }
+    for (let i = 0; i < items.length; i++) this.longestKey = Math.max(this.longestKey, this.starts[i + 1] - this.starts[i]);
   }
 
   /** The answer for `profile` and one score per catalog item index in `items`. A request's item id is its catalog id as a string, so the catalog's key is the request's. */

@@ -7,6 +7,7 @@
  * valid or not, is left to Fastify's JSON parser and the route's schema (`server.ts`), so that its
  * answers and error messages are theirs.
  */
+import { packBytes } from './packed.js';
 
 const SPACE = 0x20;
 const TAB = 0x09;
@@ -62,17 +63,14 @@ export class ScoreBodyReader {
     items: readonly string[],
     private readonly limits: ScoreBodyLimits,
   ) {
-    const encoded = items.map((id) => Buffer.from(id));
-    this.bytes = Buffer.concat(encoded);
-    this.starts = new Int32Array(items.length + 1);
-    encoded.forEach((id, i) => (this.starts[i + 1] = this.starts[i] + id.length));
+    ({ bytes: this.bytes, starts: this.starts } = packBytes(items.map((id) => Buffer.from(id))));
     let size = 16;
     while (size < 2 * items.length) size *= 2;
     this.slots = new Int32Array(size);
     this.mask = size - 1;
     for (let i = 0; i < items.length; i++) {
       let slot = hash(this.bytes, this.starts[i], this.starts[i + 1]) & this.mask;
-      while (this.slots[slot] !== 0 && !this.equal(this.slots[slot] - 1, this.bytes, this.starts[i], this.starts[i + 1])) slot = (slot + 1) & this.mask;
+      while (this.slots[slot] !== 0 && !this.isId(this.slots[slot] - 1, this.bytes, this.starts[i], this.starts[i + 1])) slot = (slot + 1) & this.mask;
       // A repeated id takes its last index, as in the feature map's Map.
       this.slots[slot] = i + 1;
     }
@@ -93,8 +91,8 @@ export class ScoreBodyReader {
     for (;;) {
       at = this.id(body, skipSpace(body, at));
       if (at < 0 || !this.quoted) return undefined;
-      const isUser = sameBytes(body, this.start, this.end, USER);
-      if (!isUser && !sameBytes(body, this.start, this.end, ITEMS)) return undefined;
+      const isUser = sameBytes(body, this.start, this.end, USER, 0, USER.length);
+      if (!isUser && !sameBytes(body, this.start, this.end, ITEMS, 0, ITEMS.length)) return undefined;
       // A repeated key: JSON.parse keeps the last; leave that to it.
       if (isUser ? user !== undefined : count >= 0) return undefined;
       at = skipSpace(body, at);
@@ -167,16 +165,14 @@ export class ScoreBodyReader {
   private find(body: Uint8Array, start: number, end: number): number {
     for (let slot = hash(body, start, end) & this.mask; this.slots[slot] !== 0; slot = (slot + 1) & this.mask) {
       const index = this.slots[slot] - 1;
-      if (this.equal(index, body, start, end)) return index;
+      if (this.isId(index, body, start, end)) return index;
     }
     return -1;
   }
 
-  private equal(index: number, body: Uint8Array, start: number, end: number): boolean {
-    const from = this.starts[index];
-    if (this.starts[index + 1] - from !== end - start) return false;
-    for (let k = 0; k < end - start; k++) if (this.bytes[from + k] !== body[start + k]) return false;
-    return true;
+  /** Whether body[start, end) is catalog id `index`. */
+  private isId(index: number, body: Uint8Array, start: number, end: number): boolean {
+    return sameBytes(this.bytes, this.starts[index], this.starts[index + 1], body, start, end);
   }
 }
 
@@ -196,8 +192,10 @@ function skipSpace(body: Uint8Array, at: number): number {
   return at;
 }
 
-function sameBytes(body: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
-  if (end - start !== word.length) return false;
-  for (let k = 0; k < word.length; k++) if (body[start + k] !== word[k]) return false;
+/** Whether a[aStart, aEnd) and b[bStart, bEnd) hold the same bytes. */
+function sameBytes(a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): boolean {
+  const length = aEnd - aStart;
+  if (bEnd - bStart !== length) return false;
+  for (let k = 0; k < length; k++) if (a[aStart + k] !== b[bStart + k]) return false;
   return true;
 }
