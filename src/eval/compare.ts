@@ -223,17 +223,23 @@ async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: strin
         // Only the random IDs change with the seed; the other tables are built once per feature set.
         for (const seed of config.seeds) tasks.push({ data, model, features, seed, tables: `${data.protocol}/${model}/${features}${features === 'id+random' ? `/${seed}` : ''}` });
   // Tables live from their first run to their last (a dense soft-token table is 100+ MB).
-  const tables = new Map<string, { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields; left: number }>();
+  const tables = new Map<string, { train: LabeledRows; valid: LabeledRows; test: LabeledRows; fields: UserFields }>();
+  /** Runs not yet finished per table. */
   const remaining = new Map<string, number>();
   for (const t of tasks) remaining.set(t.tables, (remaining.get(t.tables) ?? 0) + 1);
   const tablesFor = (t: Task) => {
     let entry = tables.get(t.tables);
     if (!entry) {
       const fields = userFields(t.features, t.data, ctx.tuned, ctx.users.length, t.seed);
-      entry = { train: ctrTable(t.data.train, fields), valid: ctrTable(t.data.valid, fields), test: ctrTable(t.data.test, fields), fields, left: remaining.get(t.tables)! };
+      entry = { train: ctrTable(t.data.train, fields), valid: ctrTable(t.data.valid, fields), test: ctrTable(t.data.test, fields), fields };
       tables.set(t.tables, entry);
     }
     return entry;
+  };
+  const finished = (t: Task) => {
+    const left = remaining.get(t.tables)! - 1;
+    remaining.set(t.tables, left);
+    if (left === 0) tables.delete(t.tables);
   };
 
   const results: { run: RunRecord; probs: Float32Array }[] = new Array(tasks.length);
@@ -249,7 +255,7 @@ async function runAll(ctx: Context, protocols: ProtocolData[], log: (line: strin
       const ctr = new CtrModel({ ...config.ctr, model: task.model, seed: task.seed }, fieldSchema(vocab, table.fields), { runtime });
       const result = await trainCtr(ctr, table.train, table.valid);
       const probs = await ctr.predict(table.test);
-      if (--table.left === 0) tables.delete(task.tables);
+      finished(task);
       const run: RunRecord = {
         model: task.model,
         features: task.features,
