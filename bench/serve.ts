@@ -88,13 +88,13 @@ interface Cores {
 }
 
 async function pinCores(): Promise<Cores | undefined> {
-  const taskset = promisify(execFile);
+  const run = promisify(execFile);
   try {
-    const { stdout } = await taskset('taskset', ['-c', '-p', String(process.pid)]);
+    const { stdout } = await run('taskset', ['-c', '-p', String(process.pid)]);
     const allowed = cpuList(stdout.slice(stdout.lastIndexOf(':') + 1));
     if (allowed.length < 2) return undefined;
     const cores = { generator: allowed[0], server: allowed[1] };
-    await taskset('taskset', ['-a', '-c', '-p', String(cores.generator), String(process.pid)]);
+    await run('taskset', ['-a', '-c', '-p', String(cores.generator), String(process.pid)]);
     return cores;
   } catch {
     return undefined;
