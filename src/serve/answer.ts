@@ -21,6 +21,8 @@ export interface ScoredProfile {
 }
 
 const SCORES = Buffer.from(',"scores":[', 'latin1');
+const ITEM_KEY = Buffer.from('{"item":"', 'latin1');
+const PROBABILITY_KEY = Buffer.from('","probability":', 'latin1');
 const COMMA = 0x2c;
 const CLOSE_OBJECT = 0x7d;
 const CLOSE_ARRAY = 0x5d;
@@ -38,36 +40,54 @@ const BELOW = [1, 0.1, 0.01, 0.001, 1e-4, 1e-5, 1e-6];
  */
 const SLAB_BYTES = 256 * 1024;
 
+/**
+ * Candidate ids as the answer writes them, between its quotes (JSON-escaped), laid in `bytes`: id i
+ * runs from spans[2i] to spans[2i + 1]. For a body read from its bytes they are spans of the body
+ * itself, which the request has just brought into cache: ids copied from a catalog table cost a cache
+ * miss or two per candidate.
+ */
+export interface IdBytes {
+  bytes: Uint8Array;
+  spans: Int32Array;
+}
+
+/** `ids` as IdBytes, their spans written to `spans` (2 per id). */
+export function idBytesOf(ids: readonly (string | number)[], spans: Int32Array): IdBytes {
+  const { bytes, starts } = packBytes(ids.map((id) => Buffer.from(JSON.stringify(String(id)).slice(1, -1))));
+  for (let i = 0; i < ids.length; i++) {
+    spans[2 * i] = starts[i];
+    spans[2 * i + 1] = starts[i + 1];
+  }
+  return { bytes, spans };
+}
+
 export class ScoreAnswers {
-  /** Every catalog item's `{"item":"<id>","probability":`, one after another; item i's runs from starts[i] to starts[i + 1]. */
-  private readonly keys: Buffer;
-  private readonly starts: Int32Array;
-  private readonly longestKey: number;
   private slab = Buffer.allocUnsafeSlow(0);
   private used = 0;
 
-  constructor(items: readonly string[]) {
-    ({ bytes: this.keys, starts: this.starts } = packBytes(items.map((id) => Buffer.from(`{"item":${JSON.stringify(id)},"probability":`))));
-    this.longestKey = 0;
-    for (let i = 0; i < items.length; i++) this.longestKey = Math.max(this.longestKey, this.starts[i + 1] - this.starts[i]);
-  }
-
-  /** The answer for `profile` and one score per catalog item index in `items`. A request's item id is its catalog id as a string, so the catalog's key is the request's. */
-  write(profile: ScoredProfile, items: Int32Array, probabilities: Float32Array): Buffer {
+  /** The answer for `profile` and one score per candidate, the candidates' ids as `ids` holds them. */
+  write(profile: ScoredProfile, ids: IdBytes, probabilities: Float32Array): Buffer {
     const head = JSON.stringify(profile);
-    const bound = Buffer.byteLength(head) + SCORES.length + items.length * (this.longestKey + NUMBER_BYTES + 2) + 2;
+    const { bytes, spans } = ids;
+    const n = probabilities.length;
+    if (spans.length !== 2 * n) throw new Error(`expected ${n} ids, got ${spans.length / 2}`);
+    let idBytes = 0;
+    for (let i = 0; i < n; i++) idBytes += spans[2 * i + 1] - spans[2 * i];
+    const bound = Buffer.byteLength(head) + SCORES.length + idBytes + n * (ITEM_KEY.length + PROBABILITY_KEY.length + NUMBER_BYTES + 2) + 2;
     if (this.slab.length - this.used < bound) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
       this.used = 0;
     }
-    const { slab: out, used: start, keys, starts } = this;
+    const { slab: out, used: start } = this;
     // The profile's object stays open for the scores.
     let at = start + out.write(head, start) - 1;
     at += SCORES.copy(out, at);
-    for (let i = 0; i < items.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (i > 0) out[at++] = COMMA;
-      // Byte by byte: a view per item for set() would cost some 100 bytes of heap per catalog item, copy() twice the time.
-      for (let b = starts[items[i]], end = starts[items[i] + 1]; b < end; b++) out[at++] = keys[b];
+      // Byte by byte: these runs are a few bytes each, where copy() costs more than it copies.
+      for (let b = 0; b < ITEM_KEY.length; b++) out[at++] = ITEM_KEY[b];
+      for (let b = spans[2 * i], end = spans[2 * i + 1]; b < end; b++) out[at++] = bytes[b];
+      for (let b = 0; b < PROBABILITY_KEY.length; b++) out[at++] = PROBABILITY_KEY[b];
       at = writeProbability(out, at, probabilities[i]);
       out[at++] = CLOSE_OBJECT;
     }

@@ -7,6 +7,7 @@
  * valid or not, is left to Fastify's JSON parser and the route's schema (`server.ts`), so that its
  * answers and error messages are theirs.
  */
+import type { IdBytes } from './answer.js';
 import { packBytes } from './packed.js';
 
 const SPACE = 0x20;
@@ -38,11 +39,21 @@ export interface ScoreBodyLimits {
   maxIdLength: number;
 }
 
-/** What a scoring body asks: the user id (a number as its decimal string), the candidates' catalog indices, and the ids not in the catalog (request order, once each). */
+/**
+ * What a scoring body asks: the user id (a number as its decimal string), the candidates' catalog
+ * indices and ids (as the answer writes them back), and the ids not in the catalog (request order,
+ * once each).
+ */
 export interface ScoreAsk {
   user: string;
   indices: Int32Array;
+  ids: IdBytes;
   unknown: string[];
+}
+
+/** Where an ask's arrays go: `n` indices and 2n span ends, kept by the caller from request to request. */
+export interface AskBuffers {
+  fit(n: number): { indices: Int32Array; spans: Int32Array };
 }
 
 export class ScoreBodyReader {
@@ -52,8 +63,9 @@ export class ScoreBodyReader {
   /** Open addressing on the ids' hashes: catalog index + 1, 0 for an empty slot. */
   private readonly slots: Int32Array;
   private readonly mask: number;
-  /** A body's indices while it is read (reading is synchronous, so one serves every request). */
+  /** A body's indices and id spans while it is read (reading is synchronous, so one of each serves every request). */
   private readonly scratch: Int32Array;
+  private readonly scratchSpans: Int32Array;
   /** The last id read: its bytes, and whether it was quoted. */
   private start = 0;
   private end = 0;
@@ -75,13 +87,15 @@ export class ScoreBodyReader {
       this.slots[slot] = i + 1;
     }
     this.scratch = new Int32Array(limits.maxItems);
+    this.scratchSpans = new Int32Array(2 * limits.maxItems);
   }
 
   /**
-   * The body's ask, its indices written to `indicesFor(n)`; undefined when the body is not of the
-   * plain shape or breaks the schema (a missing property, an empty or overlong id, too many items...).
+   * The body's ask, its arrays in `buffers`; its ids are spans of `body` itself (an id read here
+   * needs no escaping, and an integer id is written as its string). Undefined when the body is not of
+   * the plain shape or breaks the schema (a missing property, an empty or overlong id, too many items...).
    */
-  read(body: Buffer, indicesFor: (n: number) => Int32Array): ScoreAsk | undefined {
+  read(body: Buffer, buffers: AskBuffers): ScoreAsk | undefined {
     const { maxItems } = this.limits;
     let at = skipSpace(body, 0);
     if (body[at++] !== OPEN_OBJECT) return undefined;
@@ -110,6 +124,8 @@ export class ScoreBodyReader {
           if (at < 0 || count === maxItems) return undefined;
           const index = this.find(body, this.start, this.end);
           if (index < 0) (unknown ??= new Set()).add(body.toString('latin1', this.start, this.end));
+          this.scratchSpans[2 * count] = this.start;
+          this.scratchSpans[2 * count + 1] = this.end;
           this.scratch[count++] = index;
           at = skipSpace(body, at);
           if (body[at] === COMMA) at++;
@@ -123,9 +139,10 @@ export class ScoreBodyReader {
       else return undefined;
     }
     if (skipSpace(body, at) !== body.length || user === undefined || count < 0) return undefined;
-    const indices = indicesFor(count);
+    const { indices, spans } = buffers.fit(count);
     indices.set(this.scratch.subarray(0, count));
-    return { user, indices, unknown: unknown ? [...unknown] : [] };
+    spans.set(this.scratchSpans.subarray(0, 2 * count));
+    return { user, indices, ids: { bytes: body, spans }, unknown: unknown ? [...unknown] : [] };
   }
 
   /**

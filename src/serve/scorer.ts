@@ -12,15 +12,18 @@ export class ServeSetupError extends Error {
 }
 
 /**
- * One request's arrays: its candidates' item indices, their table rows and their logits (then
+ * One request's arrays: its candidates' item indices, where their ids lie in the bytes the answer
+ * copies them from (start and end per candidate), their table rows and their logits (then
  * probabilities), as views of exactly the request's size on arrays kept from request to request.
  */
 export class ScoreBuffers {
   private capacity = 0;
   private indexStore = new Int32Array(0);
+  private spanStore = new Int32Array(0);
   private rowStore = new Int32Array(0);
   private logitStore = new Float32Array(0);
   indices = this.indexStore;
+  spans = this.spanStore;
   rows = this.rowStore;
   logits = this.logitStore;
 
@@ -31,10 +34,12 @@ export class ScoreBuffers {
     if (n > this.capacity) {
       this.capacity = Math.max(n, 2 * this.capacity);
       this.indexStore = new Int32Array(this.capacity);
+      this.spanStore = new Int32Array(2 * this.capacity);
       this.rowStore = new Int32Array(this.capacity * this.fields);
       this.logitStore = new Float32Array(this.capacity);
     }
     this.indices = this.indexStore.subarray(0, n);
+    this.spans = this.spanStore.subarray(0, 2 * n);
     this.rows = this.rowStore.subarray(0, n * this.fields);
     this.logits = this.logitStore.subarray(0, n);
     return this;

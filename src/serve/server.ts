@@ -17,7 +17,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import { FeatureBankError, versionId, type FeatureBank } from '../bank/index.js';
 import type { CtrModel } from '../ctr/index.js';
 import type { FeatureIndex } from '../features/index.js';
-import { ScoreAnswers, type ScoredProfile } from './answer.js';
+import { idBytesOf, ScoreAnswers, type ScoredProfile } from './answer.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
 import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
 import { ScoreBodyReader, type ScoreAsk } from './body.js';
@@ -109,7 +109,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const profiles = options.profiles ?? new BankProfiles(bank);
   const metrics = new ServeMetrics({ mode: profiles.mode, bank_version: bankVersion });
   const served = new ServedVersion(bank, bankVersion);
-  const answers = new ScoreAnswers(features.items);
+  const answers = new ScoreAnswers();
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -148,7 +148,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     const validate = request.compileValidationSchema(scoreBodySchema, 'body');
     if (!validate(body)) throw Object.assign(new Error(schemaErrorMessage(validate.errors ?? [], 'body')), { statusCode: 400 });
     const { user, items } = body as ScoreBody;
-    return { user: String(user), ...scorer.itemIndices(items, buffers) };
+    const { indices, unknown } = scorer.itemIndices(items, buffers);
+    return { user: String(user), indices, ids: idBytesOf(items, buffers.spans), unknown };
   }
 
   // Work a request started (an LM pass, a model run) may outlive its client; closing waits for it,
@@ -250,8 +251,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     async (request, reply) =>
       // The answer is written (its bytes copied out of the buffers) before they go back.
       scorer.withBuffers(async (buffers) => {
-        const plain = Buffer.isBuffer(request.body) ? bodies.read(request.body, (n) => buffers.fit(n).indices) : undefined;
-        const { user, indices, unknown } = plain ?? askOfJson(request, buffers);
+        const plain = Buffer.isBuffer(request.body) ? bodies.read(request.body, buffers) : undefined;
+        const { user, ids, unknown } = plain ?? askOfJson(request, buffers);
         // Fastify starts the clock when the request arrives: this far the body has been read, parsed and checked.
         const parsed = reply.elapsedTime / 1000;
         if (unknown.length > 0) {
@@ -264,7 +265,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         }
         const { profile, probabilities } = await tracked(scoreUser(user, buffers));
         const answered = performance.now();
-        const body = answers.write(profileAnswer(user, profile), indices, probabilities);
+        const body = answers.write(profileAnswer(user, profile), ids, probabilities);
         observeStage('serialisation', (performance.now() - answered) / 1000);
         observeStage('parse', parsed);
         return reply.type('application/json; charset=utf-8').send(body);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Rng } from '../../src/engine/index.js';
-import { ScoreAnswers, writeProbability } from '../../src/serve/answer.js';
+import { idBytesOf, ScoreAnswers, writeProbability } from '../../src/serve/answer.js';
 
 const printed = (p: number) => {
   const out = Buffer.alloc(32);
@@ -26,10 +26,11 @@ it('prints every probability as toPrecision(9) does', () => {
 });
 
 it('writes the profile, then one {item, probability} per candidate in request order', () => {
-  const answers = new ScoreAnswers(['10', 'a "quoted" id', 'ünïcode']);
+  const answers = new ScoreAnswers();
+  const ids = (items: (string | number)[]) => idBytesOf(items, new Int32Array(2 * items.length));
   const profile = { user: 'u\u20281', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [{ name: 'hobby', id: 3 }] };
   const probabilities = Float32Array.from([0.25, 0.123456789, 1e-9, NaN]);
-  const body = answers.write(profile, Int32Array.from([2, 0, 1, 2]), probabilities);
+  const body = answers.write(profile, ids(['ünïcode', 10, 'a "quoted" id', 'ünïcode']), probabilities);
   assert.deepEqual(JSON.parse(body.toString('utf8')), {
     ...profile,
     scores: [
@@ -39,5 +40,5 @@ it('writes the profile, then one {item, probability} per candidate in request or
       { item: 'ünïcode', probability: null },
     ],
   });
-  assert.equal(answers.write(profile, new Int32Array(0), new Float32Array(0)).toString(), JSON.stringify({ ...profile, scores: [] }));
+  assert.equal(answers.write(profile, ids([]), new Float32Array(0)).toString(), JSON.stringify({ ...profile, scores: [] }));
 });

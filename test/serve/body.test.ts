@@ -19,12 +19,17 @@ function reference(text: string) {
   const { user, items } = JSON.parse(text) as { user: string | number; items: (string | number)[] };
   const unknown = new Set<string>();
   const indices = items.map((item) => indexOf.get(String(item)) ?? (unknown.add(String(item)), -1));
-  return { user: String(user), indices, unknown: [...unknown] };
+  return { user: String(user), indices, ids: items.map(String), unknown: [...unknown] };
 }
 
+const fresh = { fit: (n: number) => ({ indices: new Int32Array(n), spans: new Int32Array(2 * n) }) };
+/** The reader's ask, its ids as the strings their spans hold. */
 const read = (text: string) => {
-  const ask = reader.read(Buffer.from(text), (n) => new Int32Array(n));
-  return ask && { user: ask.user, indices: [...ask.indices], unknown: ask.unknown };
+  const ask = reader.read(Buffer.from(text), fresh);
+  if (!ask) return undefined;
+  const { bytes, spans } = ask.ids;
+  const ids = Array.from({ length: ask.indices.length }, (_, i) => Buffer.from(bytes.subarray(spans[2 * i], spans[2 * i + 1])).toString());
+  return { user: ask.user, indices: [...ask.indices], ids, unknown: ask.unknown };
 };
 
 describe('ScoreBodyReader', () => {
@@ -82,7 +87,7 @@ describe('ScoreBodyReader', () => {
       '{"user" "u1","items":["1"]}',
       '{user:"u1","items":["1"]}',
     ];
-    for (const text of declined) assert.equal(reader.read(Buffer.from(text), (n) => new Int32Array(n)), undefined, text);
+    for (const text of declined) assert.equal(reader.read(Buffer.from(text), fresh), undefined, text);
   });
 
   it('gives a repeated catalog id its last index, as the feature map does', () => {
