@@ -6,9 +6,10 @@
  * is cheaper than the round trip to the Runtime's worker. `logitsInProcess` evaluates the same graph
  * in plain TypeScript, for comparison.
  *
- * A DCN (v1) on sparse fields is scored by `FactoredDcn` instead (`score`): plain TypeScript with its
- * first layers tabled per field at load, synchronous, cheaper than the ORT run for a request's rows
- * and free of onnxruntime-node's deferral of every run to the event loop's next check phase.
+ * A DCN (v1) on sparse fields is scored by `FactoredDcn` instead (`score`): its first layers tabled
+ * per field at load and its row loop in WebAssembly, synchronous, cheaper than the ORT run for a
+ * request's rows and free of onnxruntime-node's deferral of every run to the event loop's next check
+ * phase.
  *
  * The weights are read once, when the frozen graph is built: for a loaded model that is served, not
  * for one still training.

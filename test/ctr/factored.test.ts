@@ -29,6 +29,8 @@ describe('the factored DCN scores as the model does through ORT, to 1e-6', () =>
     ['3 cross layers, MLP 16', { model: 'dcn', mlp: [16], crossLayers: 3 }],
     ['cross network only', { model: 'dcn', mlp: [], crossLayers: 2 }],
     ['MLP only', { model: 'dcn', mlp: [8, 8], crossLayers: 0 }],
+    // Wider than the kernel's block of 16 outputs, and not a multiple of it.
+    ['1 cross layer, MLP 40-24-3', { model: 'dcn', mlp: [40, 24, 3], crossLayers: 1 }],
   ];
   for (const [name, config] of shapes) {
     it(name, async () => {
@@ -47,6 +49,19 @@ describe('the factored DCN scores as the model does through ORT, to 1e-6', () =>
       assert.ok(worst <= 1e-6, `largest difference ${worst}`);
       assert.ok(Math.max(...reference) - Math.min(...reference) > 0.1, 'scores barely differ');
     });
+  }
+});
+
+it('scores requests larger than any before them (the kernel memory grows) as ORT does', async () => {
+  const m = randomModel({ model: 'dcn', mlp: [12, 8], crossLayers: 2 }, 9);
+  const factored = FactoredDcn.of(m)!;
+  for (const rows of [synthetic(10, { rows: 20 }), synthetic(11, { rows: 3000 }), synthetic(12, { rows: 50 })]) {
+    const reference = await m.predict(rows);
+    const encoded = m.encode(rows);
+    const scores = sigmoid(factored.logits(encoded.rows, encoded.n));
+    let worst = 0;
+    for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - scores[i]));
+    assert.ok(worst <= 1e-6, `${reference.length} rows: largest difference ${worst}`);
   }
 });
 
