@@ -7,8 +7,8 @@
  *    Fastify server (bench/serve-floor.ts) that parses the same bodies under the same schema and
  *    answers a constant response of the same size, i.e. what HTTP and JSON alone cost here and now.
  *    Both servers are child processes started the same way (with the Node flags docs/serving.md
- *    recommends, on one core, the generator in this process on another: `pinCores`), loaded by the
- *    same generator. Each server's capacity is the
+ *    recommends, on one core, the generator in a worker thread of this process on another:
+ *    `pinCores`, `OpenLoopWorker`), loaded by the same generator. Each server's capacity is the
  *    highest rate it holds with p99 under 10 ms (the machine is shared: a failed rate gets a second
  *    try on the server's next turn, and a try in which the generator fell behind does not count);
  *    the two searches take turns. Then both run at 25% and
@@ -38,7 +38,7 @@ import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
 import { loadFeatureMap } from '../src/features/index.js';
 import { SCORE_STAGES } from '../src/serve/index.js';
-import { openLoop, quantile, type OpenLoopResult } from './openloop.js';
+import { OpenLoopWorker, quantile, type OpenLoopResult } from './openloop.js';
 import { emit, round } from './util.js';
 
 const CONCURRENCY = 8;
@@ -136,16 +136,23 @@ export async function serveBench(): Promise<void> {
   let fixed: Awaited<ReturnType<typeof fixedRates>>;
   let capacity: { floor: number; bank: number };
   let closed: Measured;
+  const generator = new OpenLoopWorker();
   try {
     await warmUp(bank.base, bodies, 2000);
     const responseFile = join(scratch, 'response.json');
     await writeFile(responseFile, await typicalResponse(bank.base, bodies));
     floor = await startServer('serve-floor.js', [responseFile], cores);
     await warmUp(floor.base, bodies, 2000);
-    capacity = await findCapacities({ floor, bank }, bodies);
-    fixed = await fixedRates(floor, bank, bodies, capacity.floor);
+    // The generator's own code warms up too, before anything it measures counts.
+    for (const server of [bank, floor]) {
+      const url = new URL(server.base);
+      await generator.run({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate: FIRST_RATE, seconds: STEP_SECONDS });
+    }
+    capacity = await findCapacities(generator, { floor, bank }, bodies);
+    fixed = await fixedRates(generator, floor, bank, bodies, capacity.floor);
     closed = await closedLoop('bank', bank, bodies, BANK_SECONDS);
   } finally {
+    await generator.close();
     await floor?.stop();
     await bank.stop();
     await rm(scratch, { recursive: true, force: true });
@@ -275,11 +282,11 @@ function rawRequests(base: string, bodies: string[]): Buffer[] {
 type AtRate = OpenLoopResult & { serverCpuSeconds: number; loaderCpuSeconds: number; otherCpuSeconds: number };
 
 /** One open-loop run at `rate`, with the CPU of the server, the generator and the rest of the machine over it (in cores); one JSON line. */
-async function atRate(phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
+async function atRate(generator: OpenLoopWorker, phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
   const url = new URL(server.base);
   const cpuBefore = await processCpuSeconds(server.child.pid!);
   const machineBefore = await machineCpuSeconds();
-  const result = await openLoop({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
+  const result = await generator.run({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
   const machineSeconds = (await machineCpuSeconds()) - machineBefore;
   const serverCpuSeconds = (await processCpuSeconds(server.child.pid!)) - cpuBefore;
   const serverCpu = serverCpuSeconds / result.seconds;
@@ -318,7 +325,7 @@ const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latenc
  * that now holds (the machine quietened), it resumes from there, so that the two capacities are of
  * the same minutes.
  */
-async function findCapacities(servers: Record<'floor' | 'bank', Started>, bodies: string[]): Promise<Record<'floor' | 'bank', number>> {
+async function findCapacities(generator: OpenLoopWorker, servers: Record<'floor' | 'bank', Started>, bodies: string[]): Promise<Record<'floor' | 'bank', number>> {
   const searches = Object.fromEntries(Object.keys(servers).map((name) => [name, capacitySearch()])) as Record<'floor' | 'bank', Generator<number, Capacity, boolean>>;
   const next = Object.fromEntries(Object.entries(searches).map(([name, search]) => [name, search.next()])) as Record<'floor' | 'bank', IteratorResult<number, Capacity>>;
   const tries = { floor: { failed: 0, spoiled: 0 }, bank: { failed: 0, spoiled: 0 } };
@@ -328,13 +335,13 @@ async function findCapacities(servers: Record<'floor' | 'bank', Started>, bodies
       if (step.done) {
         if (next[name === 'floor' ? 'bank' : 'floor'].done) continue;
         const { failed } = step.value;
-        if (holds(await atRate('capacity', name, servers[name], bodies, failed, STEP_SECONDS))) {
+        if (holds(await atRate(generator, 'capacity', name, servers[name], bodies, failed, STEP_SECONDS))) {
           searches[name] = capacitySearch(failed, Math.round(failed * GROWTH));
           next[name] = searches[name].next();
         }
         continue;
       }
-      const run = await atRate('capacity', name, servers[name], bodies, step.value, STEP_SECONDS);
+      const run = await atRate(generator, 'capacity', name, servers[name], bodies, step.value, STEP_SECONDS);
       const held = holds(run);
       const t = tries[name];
       if (!held && run.sendLagP99Ms > P99_LIMIT_MS && t.spoiled < SPOILED_TRIES) {
@@ -391,7 +398,7 @@ interface Pooled {
  * Floor and bank at each fixed fraction of the floor's capacity, in alternating short rounds so that
  * both meet the same machine; latencies pooled over the rounds, stage means over the bank's rounds.
  */
-async function fixedRates(floor: Started, bank: Started, bodies: string[], floorCapacity: number) {
+async function fixedRates(generator: OpenLoopWorker, floor: Started, bank: Started, bodies: string[], floorCapacity: number) {
   let last: { floor: Pooled; bank: Pooled; rate: number; stages: Record<string, number> } | undefined;
   for (const fraction of FIXED_FRACTIONS) {
     const rate = Math.max(1, Math.round(fraction * floorCapacity));
@@ -403,7 +410,7 @@ async function fixedRates(floor: Started, bank: Started, bodies: string[], floor
       for (const name of round % 2 === 0 ? (['floor', 'bank'] as const) : (['bank', 'floor'] as const)) {
         const server = name === 'floor' ? floor : bank;
         const before = name === 'bank' ? await stageTotals(bank.base) : undefined;
-        runs[name].push(await atRate(`${phase}, round ${round + 1}`, name, server, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
+        runs[name].push(await atRate(generator, `${phase}, round ${round + 1}`, name, server, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS));
         if (!before) continue;
         const after = await stageTotals(bank.base);
         for (const stage of SCORE_STAGES) {
