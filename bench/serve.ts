@@ -13,8 +13,9 @@
  *    try on the server's next turn, and a try in which the generator fell behind does not count);
  *    the two searches take turns. Then both run at 25% and
  *    50% of the floor's capacity in short rounds, alternating which goes first, so that they meet the
- *    same machine (a round in which the generator fell behind is run again). Every run reports the CPU of the server, of the generator and of the rest of the
- *    machine (other jobs); the bank server's per-stage means come from its /metrics over its 50% rounds.
+ *    same machine (a round in which the generator fell behind is run again). Every run reports the
+ *    CPU of the server, of the generator and of the rest of the machine (other jobs); the bank
+ *    server's per-stage means come from its /metrics over its 50% rounds.
  * 2. Closed loop (autocannon, concurrency 8) on the bank path and on the LM-in-the-loop baseline,
  *    which infers each profile with the LM at request time.
  *
@@ -38,7 +39,7 @@ import { Rng, Runtime } from '../src/engine/index.js';
 import { loadTokenizer, readLmConfig, resolveLmDir } from '../src/lm/index.js';
 import { loadFeatureMap } from '../src/features/index.js';
 import { SCORE_STAGES } from '../src/serve/index.js';
-import { OpenLoopWorker, quantile, type OpenLoopResult } from './openloop.js';
+import { OpenLoopWorker, quantile, type OpenLoopOptions, type OpenLoopResult } from './openloop.js';
 import { emit, round } from './util.js';
 
 const CONCURRENCY = 8;
@@ -144,10 +145,7 @@ export async function serveBench(): Promise<void> {
     floor = await startServer('serve-floor.js', [responseFile], cores);
     await warmUp(floor.base, bodies, 2000);
     // The generator's own code warms up too, before anything it measures counts.
-    for (const server of [bank, floor]) {
-      const url = new URL(server.base);
-      await generator.run({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate: FIRST_RATE, seconds: STEP_SECONDS });
-    }
+    for (const server of [bank, floor]) await generator.run(openLoopAt(server, bodies, FIRST_RATE, STEP_SECONDS));
     capacity = await findCapacities(generator, { floor, bank }, bodies);
     fixed = await fixedRates(generator, floor, bank, bodies, capacity.floor);
     closed = await closedLoop('bank', bank, bodies, BANK_SECONDS);
@@ -270,10 +268,11 @@ async function typicalResponse(base: string, bodies: string[]): Promise<string> 
   return answers.sort((a, b) => a.length - b.length)[answers.length >> 1];
 }
 
-/** The bodies as complete HTTP/1.1 requests to `base`. */
-function rawRequests(base: string, bodies: string[]): Buffer[] {
-  const host = new URL(base).host;
-  return bodies.map((body) => Buffer.from(`POST /v1/score HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+/** An open-loop run of the bodies against `server`, as complete HTTP/1.1 requests. */
+function openLoopAt(server: Started, bodies: string[], rate: number, seconds: number): OpenLoopOptions {
+  const url = new URL(server.base);
+  const requests = bodies.map((body) => Buffer.from(`POST /v1/score HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+  return { host: url.hostname, port: Number(url.port), requests, rate, seconds };
 }
 
 /**
@@ -284,10 +283,9 @@ type AtRate = OpenLoopResult & { serverCpuSeconds: number; loaderCpuSeconds: num
 
 /** One open-loop run at `rate`, with the CPU of the server, the generator and the rest of the machine over it (in cores); one JSON line. */
 async function atRate(generator: OpenLoopWorker, phase: string, name: string, server: Started, bodies: string[], rate: number, seconds: number): Promise<AtRate> {
-  const url = new URL(server.base);
   const cpuBefore = await processCpuSeconds(server.child.pid!);
   const machineBefore = await machineCpuSeconds();
-  const result = await generator.run({ host: url.hostname, port: Number(url.port), requests: rawRequests(server.base, bodies), rate, seconds });
+  const result = await generator.run(openLoopAt(server, bodies, rate, seconds));
   const machineSeconds = (await machineCpuSeconds()) - machineBefore;
   const serverCpuSeconds = (await processCpuSeconds(server.child.pid!)) - cpuBefore;
   const serverCpu = serverCpuSeconds / result.seconds;
