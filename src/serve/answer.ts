@@ -71,9 +71,8 @@ export class ScoreAnswers {
     const { bytes, spans } = ids;
     const n = probabilities.length;
     if (spans.length !== 2 * n) throw new Error(`expected ${n} ids, got ${spans.length / 2}`);
-    let idBytes = 0;
-    for (let i = 0; i < n; i++) idBytes += spans[2 * i + 1] - spans[2 * i];
-    const bound = Buffer.byteLength(head) + SCORES.length + idBytes + n * (ITEM_KEY.length + PROBABILITY_KEY.length + NUMBER_BYTES + 2) + 2;
+    // The ids lie in `bytes` without overlapping, so they take at most its length.
+    const bound = Buffer.byteLength(head) + SCORES.length + bytes.length + n * (ITEM_KEY.length + PROBABILITY_KEY.length + NUMBER_BYTES + 2) + 2;
     if (this.slab.length - this.used < bound) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
       this.used = 0;
