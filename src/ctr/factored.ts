@@ -69,10 +69,9 @@ export class FactoredDcn {
   private readonly firstBias: Float64Array;
   /** Numbers in the table. */
   private readonly tableLength: number;
-  /** Byte addresses in the kernel's memory: the shared sums; then, at its end (grown with the largest request), the rows' table addresses and the logits. */
+  /** Byte addresses in the kernel's memory: the shared sums; then, at its end (grown with the largest request), the rows' table addresses (from requestAt) and the logits (from outAt). */
   private readonly sharedAt: number;
   private readonly requestAt: number;
-  private offsetsAt = 0;
   private outAt = 0;
   private capacity = 0;
   /** Views of the kernel's memory, made again when it grows. */
@@ -208,7 +207,7 @@ export class FactoredDcn {
     }
     // Each row's varying fields, as byte addresses of their table rows.
     for (let r = 0; r < n; r++) for (let v = 0; v < nVarying; v++) offsets[r * nVarying + v] = (fieldStart[varying[v]] + rows[r * fields + varying[v]]) * stride * 4;
-    this.kernel.logits(n, nVarying, this.offsetsAt, this.outAt, this.last, this.logitConstant);
+    this.kernel.logits(n, nVarying, this.requestAt, this.outAt, this.last, this.logitConstant);
     into.set(this.out.subarray(0, n));
     return into;
   }
@@ -216,15 +215,14 @@ export class FactoredDcn {
   /** Room at the end of the memory for requests of `n` rows, and views of the memory as it then is (growing it detaches the old ones). */
   private reserve(n: number): void {
     const fields = this.fieldStart.length;
-    this.offsetsAt = this.requestAt;
-    this.outAt = roundUp(this.offsetsAt + n * fields * 4, 16);
+    this.outAt = roundUp(this.requestAt + n * fields * 4, 16);
     const needed = this.outAt + n * 4;
     const { memory } = this.kernel;
     if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / PAGE));
     this.capacity = n;
     this.table = new Float32Array(memory.buffer, 0, this.tableLength);
     this.numbers = new Float64Array(memory.buffer, 0, this.requestAt / 8);
-    this.offsets = new Int32Array(memory.buffer, this.offsetsAt, n * fields);
+    this.offsets = new Int32Array(memory.buffer, this.requestAt, n * fields);
     this.out = new Float32Array(memory.buffer, this.outAt, n);
   }
 }
