@@ -101,7 +101,6 @@ export class ScoreBodyReader {
     if (body[at++] !== OPEN_OBJECT) return undefined;
     let user: string | undefined;
     let count = -1;
-    let unknown: Set<string> | undefined;
     for (;;) {
       at = this.id(body, skipSpace(body, at));
       if (at < 0 || !this.quoted) return undefined;
@@ -122,11 +121,9 @@ export class ScoreBodyReader {
         for (;;) {
           at = this.id(body, skipSpace(body, at));
           if (at < 0 || count === maxItems) return undefined;
-          const index = this.find(body, this.start, this.end);
-          if (index < 0) (unknown ??= new Set()).add(body.toString('latin1', this.start, this.end));
           this.scratchSpans[2 * count] = this.start;
           this.scratchSpans[2 * count + 1] = this.end;
-          this.scratch[count++] = index;
+          count++;
           at = skipSpace(body, at);
           if (body[at] === COMMA) at++;
           else if (body[at++] === CLOSE_ARRAY) break;
@@ -139,6 +136,11 @@ export class ScoreBodyReader {
       else return undefined;
     }
     if (skipSpace(body, at) !== body.length || user === undefined || count < 0) return undefined;
+    this.lookUp(body, count);
+    let unknown: Set<string> | undefined;
+    for (let i = 0; i < count; i++) {
+      if (this.scratch[i] < 0) (unknown ??= new Set()).add(body.toString('latin1', this.scratchSpans[2 * i], this.scratchSpans[2 * i + 1]));
+    }
     const { indices, spans } = buffers.fit(count);
     indices.set(this.scratch.subarray(0, count));
     spans.set(this.scratchSpans.subarray(0, 2 * count));
@@ -176,6 +178,23 @@ export class ScoreBodyReader {
     this.end = end;
     this.quoted = false;
     return end;
+  }
+
+  /**
+   * The catalog indices (-1: unknown) of the `count` ids at `scratchSpans`, into `scratch`. In
+   * passes over all the ids rather than id by id: a pass's table reads do not wait on each other, so
+   * their cache misses overlap. One by one, each waited on the last id's misses.
+   */
+  private lookUp(body: Uint8Array, count: number): void {
+    const { slots, mask, scratch, scratchSpans: spans } = this;
+    // Each id's first slot: its catalog index + 1, or 0.
+    for (let i = 0; i < count; i++) scratch[i] = slots[hash(body, spans[2 * i], spans[2 * i + 1]) & mask];
+    for (let i = 0; i < count; i++) {
+      const first = scratch[i] - 1;
+      const start = spans[2 * i];
+      const end = spans[2 * i + 1];
+      scratch[i] = first >= 0 && this.isId(first, body, start, end) ? first : this.find(body, start, end);
+    }
   }
 
   /** The catalog index of the id in body[start, end), or -1. */
