@@ -21,8 +21,30 @@ export interface ScoredProfile {
 }
 
 const SCORES = Buffer.from(',"scores":[', 'latin1');
-const ITEM_KEY = Buffer.from('{"item":"', 'latin1');
-const PROBABILITY_KEY = Buffer.from('","probability":', 'latin1');
+
+/** Constant text written 4 bytes at a time (as little-endian words), then the rest byte by byte. */
+interface Constant {
+  length: number;
+  words: Uint32Array;
+  tail: Uint8Array;
+}
+
+function constant(text: string): Constant {
+  const bytes = Buffer.from(text, 'latin1');
+  const whole = bytes.length & ~3;
+  return { length: bytes.length, words: Uint32Array.from({ length: whole / 4 }, (_, w) => bytes.readUInt32LE(4 * w)), tail: bytes.subarray(whole) };
+}
+
+/** Writes `text` at `at` of the slab `view` covers (and `out` is); returns its end. */
+function writeConstant(view: DataView, out: Buffer, at: number, text: Constant): number {
+  const { words, tail } = text;
+  for (let w = 0; w < words.length; w++, at += 4) view.setUint32(at, words[w], true);
+  for (let b = 0; b < tail.length; b++) out[at++] = tail[b];
+  return at;
+}
+
+const ITEM_KEY = constant('{"item":"');
+const PROBABILITY_KEY = constant('","probability":');
 const COMMA = 0x2c;
 const CLOSE_OBJECT = 0x7d;
 const CLOSE_ARRAY = 0x5d;
@@ -63,6 +85,7 @@ export function idBytesOf(ids: readonly (string | number)[], spans: Int32Array):
 
 export class ScoreAnswers {
   private slab = Buffer.allocUnsafeSlow(0);
+  private view = new DataView(this.slab.buffer);
   private used = 0;
 
   /** The answer for `profile` and one score per candidate, the candidates' ids as `ids` holds them. */
@@ -75,18 +98,19 @@ export class ScoreAnswers {
     const bound = Buffer.byteLength(head) + SCORES.length + bytes.length + n * (ITEM_KEY.length + PROBABILITY_KEY.length + NUMBER_BYTES + 2) + 2;
     if (this.slab.length - this.used < bound) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
+      this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.length);
       this.used = 0;
     }
-    const { slab: out, used: start } = this;
+    const { slab: out, view, used: start } = this;
     // The profile's object stays open for the scores.
     let at = start + out.write(head, start) - 1;
     at += SCORES.copy(out, at);
     for (let i = 0; i < n; i++) {
       if (i > 0) out[at++] = COMMA;
-      // Byte by byte: these runs are a few bytes each, where copy() costs more than it copies.
-      for (let b = 0; b < ITEM_KEY.length; b++) out[at++] = ITEM_KEY[b];
+      // These runs are a few bytes each, where copy() costs more than it copies.
+      at = writeConstant(view, out, at, ITEM_KEY);
       for (let b = spans[2 * i], end = spans[2 * i + 1]; b < end; b++) out[at++] = bytes[b];
-      for (let b = 0; b < PROBABILITY_KEY.length; b++) out[at++] = PROBABILITY_KEY[b];
+      at = writeConstant(view, out, at, PROBABILITY_KEY);
       at = writeProbability(out, at, probabilities[i]);
       out[at++] = CLOSE_OBJECT;
     }
@@ -96,6 +120,17 @@ export class ScoreAnswers {
     this.used = (at + 7) & ~7;
     return out.subarray(start, at);
   }
+}
+
+/** "000" to "999", three bytes each. */
+const TRIPLES = Buffer.from(Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0')).join(''), 'latin1');
+
+function writeTriple(out: Buffer, at: number, triple: number): number {
+  const from = 3 * triple;
+  out[at] = TRIPLES[from];
+  out[at + 1] = TRIPLES[from + 1];
+  out[at + 2] = TRIPLES[from + 2];
+  return at + 3;
 }
 
 /**
@@ -116,12 +151,13 @@ export function writeProbability(out: Buffer, at: number, p: number): number {
       out[at++] = ZERO;
       out[at++] = POINT;
       for (let z = 0; z < zeros; z++) out[at++] = ZERO;
-      for (let d = 8, rest = digits | 0; d >= 0; d--) {
-        const tenth = (rest / 10) | 0;
-        out[at + d] = ZERO + rest - tenth * 10;
-        rest = tenth;
-      }
-      return at + 9;
+      // Three digits at a time, from a table: the nine digits one by one cost more than the rest of a candidate.
+      const high = (digits / 1e6) | 0;
+      const rest = digits - high * 1e6;
+      const middle = (rest / 1e3) | 0;
+      at = writeTriple(out, at, high);
+      at = writeTriple(out, at, middle);
+      return writeTriple(out, at, rest - middle * 1e3);
     }
   }
   return at + out.write(Number.isFinite(p) ? p.toPrecision(9) : 'null', at, 'latin1');
