@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,41 @@ test('a read-only bank reads what a writer commits and refuses writes', async (t
   await assert.rejects(reader.putMany([entryFor(3)]), { name: 'FeatureBankError', message: /open read-only/ });
   await assert.rejects(reader.setVersion(VERSION), { name: 'FeatureBankError', message: /open read-only/ });
   assert.equal(await writer.count(), 2);
+});
+
+test('a commit by another process reaches lookups from the next event-loop turn on', async (t) => {
+  const folder = await tempDir(t);
+  const path = join(folder, 'bank.sqlite');
+  const writer = await SqliteFeatureBank.open(path);
+  await writer.setVersion(VERSION);
+  await writer.putMany([entryFor(1)]);
+  await writer.close();
+  const reader = await SqliteFeatureBank.open(path, { readonly: true });
+  t.after(() => reader.close());
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  // A connection of its own, as another process has: its commits are not counted in this one.
+  const other = new Database(path);
+  t.after(() => other.close());
+  assert.equal((await reader.lookup('u2')).entry, undefined);
+  other.prepare('INSERT INTO profile_entries (user, ids, source) VALUES (?, ?, ?)').run('u2', entryFor(2).ids.join(','), entryFor(2).source ?? null);
+  // This turn's lookups answer from what the turn's first one checked...
+  assert.equal((await reader.lookup('u2')).entry, undefined);
+  await nextTurn();
+  // ...and the next turn's check sees the commit.
+  assert.deepEqual((await reader.lookup('u2')).entry, entryFor(2));
+
+  // A file renamed over the path, likewise.
+  const replacement = join(folder, 'other.sqlite');
+  const retuned = await SqliteFeatureBank.open(replacement);
+  await retuned.setVersion(OTHER_VERSION);
+  await retuned.close();
+  await nextTurn();
+  assert.deepEqual(await reader.version(), VERSION);
+  renameSync(replacement, path);
+  assert.deepEqual(await reader.version(), VERSION);
+  await nextTurn();
+  assert.deepEqual(await reader.version(), OTHER_VERSION);
 });
 
 test('opening read-only needs an existing bank', async (t) => {
