@@ -11,8 +11,8 @@
  * That check (a stat of the path, and a read transaction for `data_version`: four system calls) runs
  * at most once per event-loop turn, and again after any commit through a bank of this process. In a
  * server under load it was the largest cost of a request after the model: some 20 µs of 120. A
- * commit by another process is therefore seen by the lookups of the turns after it, not of the turn
- * it lands in: a few hundred microseconds at most.
+ * commit by another process is therefore seen from the first turn after it, not in the turn it lands
+ * in: well under a millisecond later, unless the event loop is saturated.
  */
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';

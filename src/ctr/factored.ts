@@ -18,8 +18,9 @@
  * The row loop is WebAssembly (factored.wat) on two-lane float64 SIMD, on tables kept in its memory:
  * a request's hundred rows took 27-34 µs in plain TypeScript and take 10-12 µs there (44-51 and
  * 24-25 µs with caches disturbed between calls), with the same logits. With caches disturbed, a pass
- * that first touches every row's table rows brings that to 14-15 µs: their misses overlap. This file lays the memory out
- * and does the per-request part that is not per row: the fields every row shares, summed once.
+ * that first touches every row's table rows brings that to 14-15 µs: their misses overlap. This
+ * file lays the memory out and does the per-request part that is not per row: the fields every row
+ * shares, summed once.
  */
 import { readFileSync } from 'node:fs';
 import type { CtrModel } from './model.js';

@@ -22,7 +22,6 @@
     (global.set $layerTable (local.get 6)) (global.set $head (local.get 7)) (global.set $sums (local.get 8))
     (global.set $act0 (local.get 9)) (global.set $act1 (local.get 10)))
 
-
   ;; out = relu(in · W + b) for `inputs` inputs, `outputs` (a multiple of 16) outputs, 16 at a time.
   ;; relu(x) is written out as x where x > 0, else 0 (NaN too): as a function of its own it was a
   ;; call per pair of outputs, which V8 does not inline (1.5% of a server's CPU, perf).
