@@ -254,16 +254,9 @@ export class SqliteFeatureBank implements FeatureBank {
    * from one state of the file.
    */
   private cached(user: string | undefined): BankLookup {
-    const { checked } = this.lookups;
-    const now = currentTurn();
-    let cache = this.lookups.cache;
-    if (checked?.turn !== now || checked.commits !== commits) {
-      this.followReplacement();
-      cache = this.lookups.cache;
-      if (cache && cache.dataVersion !== this.reading(() => this.connection.dataVersion.get()!)) cache = undefined;
-      this.lookups.checked = { turn: now, commits };
-    }
+    this.checkOncePerTurn();
     const c = this.connection;
+    let cache = this.lookups.cache;
     let entry = user === undefined || !cache ? undefined : cache.entries.get(user);
     if (!cache?.version || (user !== undefined && entry === undefined)) {
       cache = this.reading(() =>
@@ -283,6 +276,20 @@ export class SqliteFeatureBank implements FeatureBank {
       this.lookups.cache = cache;
     }
     return { entry: entry ?? undefined, version: cache.version!.record };
+  }
+
+  /**
+   * Once per event-loop turn, and after a commit through this process: a file replaced at `path` is
+   * opened again, and what lookups read is forgotten when another connection has committed since.
+   */
+  private checkOncePerTurn(): void {
+    const now = currentTurn();
+    const { checked } = this.lookups;
+    if (checked?.turn === now && checked.commits === commits) return;
+    this.followReplacement();
+    const { cache } = this.lookups;
+    if (cache && cache.dataVersion !== this.reading(() => this.connection.dataVersion.get()!)) this.lookups.cache = undefined;
+    this.lookups.checked = { turn: now, commits };
   }
 
   private readVersion(): BankVersion | undefined {
