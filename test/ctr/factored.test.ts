@@ -23,6 +23,12 @@ function randomModel(config: CtrConfigInput, seed: number, withDense = false): C
   return m;
 }
 
+function largestDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
 describe('the factored DCN scores as the model does through ORT, to 1e-6', () => {
   const shapes: [string, CtrConfigInput][] = [
     ['2 cross layers, MLP 12-8', { model: 'dcn', mlp: [12, 8], crossLayers: 2 }],
@@ -44,8 +50,7 @@ describe('the factored DCN scores as the model does through ORT, to 1e-6', () =>
       const encoded = m.encode(rows);
       const scores = sigmoid(factored.logits(encoded.rows, encoded.n));
       assert.equal(scores.length, reference.length);
-      let worst = 0;
-      for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - scores[i]));
+      const worst = largestDifference(reference, scores);
       assert.ok(worst <= 1e-6, `largest difference ${worst}`);
       assert.ok(Math.max(...reference) - Math.min(...reference) > 0.1, 'scores barely differ');
     });
@@ -59,8 +64,7 @@ it('scores requests larger than any before them (the kernel memory grows) as ORT
     const reference = await m.predict(rows);
     const encoded = m.encode(rows);
     const scores = sigmoid(factored.logits(encoded.rows, encoded.n));
-    let worst = 0;
-    for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(reference[i] - scores[i]));
+    const worst = largestDifference(reference, scores);
     assert.ok(worst <= 1e-6, `${reference.length} rows: largest difference ${worst}`);
   }
 });
