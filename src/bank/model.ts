@@ -66,7 +66,8 @@ export interface SetVersionOptions {
 
 /**
  * A key-value store of user → profile IDs, stamped with the one version the IDs belong to.
- * Async throughout so that a networked store (Redis) fits the same interface.
+ * Async throughout so that a networked store (Redis) fits the same interface, except that `lookup`
+ * may answer at once.
  */
 export interface FeatureBank {
   version(): Promise<BankVersion | undefined>;
@@ -78,9 +79,11 @@ export interface FeatureBank {
   get(user: string): Promise<ProfileEntry | undefined>;
   /**
    * The user's entry and the bank's version, read in one snapshot: what a server needs on every
-   * request to know that the IDs it serves belong to its version, in one read.
+   * request to know that the IDs it serves belong to its version, in one read. A store that has
+   * the answer in memory (SQLite's cache) gives it without a promise, so that a server's request
+   * path need not wait a microtask for it.
    */
-  lookup(user: string): Promise<BankLookup>;
+  lookup(user: string): BankLookup | Promise<BankLookup>;
   /** One result per asked user, in the asked order; `undefined` for unknown users. */
   getMany(users: readonly string[]): Promise<(ProfileEntry | undefined)[]>;
   /** Inserts or replaces entries, all or nothing: one invalid entry and nothing is written. */

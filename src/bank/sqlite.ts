@@ -193,7 +193,7 @@ export class SqliteFeatureBank implements FeatureBank {
     return row && toEntry(row);
   }
 
-  async lookup(user: string): Promise<BankLookup> {
+  lookup(user: string): BankLookup {
     return this.cached(user);
   }
 

@@ -7,6 +7,7 @@
  * an unseen user's ID, and it is a row the CTR model has trained on.
  */
 import type { BankVersion, FeatureBank } from '../bank/index.js';
+import { andThen, type Eventually } from './eventually.js';
 
 /** Where a served profile came from: the bank entry's own source, `bank` (entry without a source), `lm`, or `default`. */
 export type ServedSource = 'tuned' | 'cold-start' | 'bank' | 'lm' | 'default';
@@ -25,7 +26,8 @@ export interface ProfileLookup {
 
 export interface ProfileProvider {
   readonly mode: 'bank' | 'lm';
-  lookup(user: string): Promise<ProfileLookup>;
+  /** At once where the profile is in memory (a SQLite bank), else a promise. */
+  lookup(user: string): Eventually<ProfileLookup>;
 }
 
 export class BankProfiles implements ProfileProvider {
@@ -33,9 +35,8 @@ export class BankProfiles implements ProfileProvider {
 
   constructor(private readonly bank: FeatureBank) {}
 
-  async lookup(user: string): Promise<ProfileLookup> {
-    const { entry, version } = await this.bank.lookup(user);
-    return { found: entry && { ids: entry.ids, source: entry.source ?? 'bank' }, bank: { version } };
+  lookup(user: string): Eventually<ProfileLookup> {
+    return andThen(this.bank.lookup(user), ({ entry, version }) => ({ found: entry && { ids: entry.ids, source: entry.source ?? 'bank' }, bank: { version } }));
   }
 }
 

@@ -6,6 +6,7 @@
 import type { BankVersion } from '../bank/index.js';
 import { sigmoidInPlace, type CtrModel, type ServingModel } from '../ctr/index.js';
 import { FeatureMismatchError, RequestRows, type FeatureIndex } from '../features/index.js';
+import { andThen, type Eventually } from './eventually.js';
 
 export class ServeSetupError extends Error {
   override name = 'ServeSetupError';
@@ -74,13 +75,19 @@ export class Scorer {
    * each an ArrayBuffer that V8 sweeps at every scavenge: at a thousand requests a second that sweep
    * was over half of each scavenge's pause.
    */
-  async withBuffers<T>(use: (buffers: ScoreBuffers) => Promise<T>): Promise<T> {
+  withBuffers<T>(use: (buffers: ScoreBuffers) => Eventually<T>): Eventually<T> {
     const buffers = this.idle.pop() ?? new ScoreBuffers(this.rows.fields);
+    const release = () => this.idle.push(buffers);
+    let result: Eventually<T>;
     try {
-      return await use(buffers);
-    } finally {
-      this.idle.push(buffers);
+      result = use(buffers);
+    } catch (error) {
+      release();
+      throw error;
     }
+    if (result instanceof Promise) return result.finally(release);
+    release();
+    return result;
   }
 
   /** The item indices of `items` (in `buffers.indices`), and the ids the feature map does not know (in request order, once each). */
@@ -89,18 +96,20 @@ export class Scorer {
   }
 
   /**
-   * One probability per item of `buffers.indices` (in `buffers.logits` where the model runs in
-   * TypeScript). A user the model has no index for scores with the unknown user row. `observe` hears
-   * how long each part took.
+   * One probability per item of `buffers.indices`: at once and in `buffers.logits` where the model
+   * runs in this thread (the factored DCN), else once ORT answers. A user the model has no index for
+   * scores with the unknown user row. `observe` hears how long each part took.
    */
-  async score(user: string, profileIds: readonly number[], buffers: ScoreBuffers, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Promise<Float32Array> {
+  score(user: string, profileIds: readonly number[], buffers: ScoreBuffers, observe: (stage: 'feature_encoding' | 'model_forward', seconds: number) => void): Eventually<Float32Array> {
     const started = performance.now();
     const encoded = this.rows.encode(user, profileIds, buffers.indices, buffers.rows);
     const forward = performance.now();
     observe('feature_encoding', (forward - started) / 1000);
-    // The logits are this request's: the probabilities replace them.
-    const probabilities = sigmoidInPlace(await this.serving.score(encoded, buffers.logits));
-    observe('model_forward', (performance.now() - forward) / 1000);
-    return probabilities;
+    return andThen(this.serving.score(encoded, buffers.logits), (logits) => {
+      // The logits are this request's: the probabilities replace them.
+      const probabilities = sigmoidInPlace(logits);
+      observe('model_forward', (performance.now() - forward) / 1000);
+      return probabilities;
+    });
   }
 }

@@ -19,7 +19,8 @@ import type { CtrModel } from '../ctr/index.js';
 import type { FeatureIndex } from '../features/index.js';
 import { idBytesOf, ScoreAnswers, type ScoredProfile } from './answer.js';
 import { METRICS_CONTENT_TYPE, ServeMetrics, type ScoreStage } from './metrics.js';
-import { BankProfiles, mostFrequentIds, type ProfileProvider, type ServedSource } from './profiles.js';
+import { andThen, type Eventually } from './eventually.js';
+import { BankProfiles, mostFrequentIds, type FoundProfile, type ProfileProvider, type ServedSource } from './profiles.js';
 import { ScoreBodyReader, type ScoreAsk } from './body.js';
 import { Scorer, ServeSetupError, type ScoreBuffers } from './scorer.js';
 import { BankVersionError, ServedVersion } from './version.js';
@@ -84,6 +85,13 @@ function schemaErrorMessage(errors: readonly { instancePath: string; message?: s
   return errors
     .map((e) => `${dataVar}${e.instancePath} ${e.message}${e.keyword === 'additionalProperties' ? `: "${String(e.params.additionalProperty)}"` : ''}`)
     .join(', ');
+}
+
+/** The profile a request is served with. */
+interface ServedProfile {
+  ids: number[];
+  source: ServedSource;
+  unknownUser: boolean;
 }
 
 interface ScoreBody {
@@ -155,7 +163,8 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   // Work a request started (an LM pass, a model run) may outlive its client; closing waits for it,
   // so whoever closes the runtimes after the server does not pull them from under it.
   const running = new Set<Promise<unknown>>();
-  const tracked = <T>(work: Promise<T>): Promise<T> => {
+  const tracked = <T>(work: Eventually<T>): Eventually<T> => {
+    if (!(work instanceof Promise)) return work;
     running.add(work);
     work.then(
       () => running.delete(work),
@@ -193,10 +202,14 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
    * IDs read belong to the version the model learned: against the version the bank read with them,
    * or (LM mode) the bank's version read now.
    */
-  async function profileOf(user: string): Promise<{ ids: number[]; source: ServedSource; unknownUser: boolean }> {
-    const { found, bank: read } = await profiles.lookup(user);
-    if (read) served.assert(read.version);
-    else await served.assertCurrent();
+  function profileOf(user: string): Eventually<ServedProfile> {
+    return andThen(profiles.lookup(user), ({ found, bank: read }) => {
+      if (!read) return served.assertCurrent().then(() => servedProfile(found));
+      served.assert(read.version);
+      return servedProfile(found);
+    });
+  }
+  function servedProfile(found: FoundProfile | undefined): ServedProfile {
     // Not `{ ...found, unknownUser: false }`: under load V8 pretenured that spread's copies, and with
     // them each scavenge kept about 77 KB alive instead of 3 KB, and paused the server about twice as
     // long (--trace-gc-nvp, 3,000 requests/s).
@@ -205,14 +218,15 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     return profile;
   }
   const observeStage = (stage: ScoreStage, seconds: number) => metrics.observeStage(stage, seconds);
-  async function scoreUser(user: string, buffers: ScoreBuffers) {
+  function scoreUser(user: string, buffers: ScoreBuffers): Eventually<{ profile: ServedProfile; probabilities: Float32Array }> {
     const started = performance.now();
-    const profile = await profileOf(user);
-    observeStage('bank_lookup', (performance.now() - started) / 1000);
-    return { profile, probabilities: await scorer.score(user, profile.ids, buffers, observeStage) };
+    return andThen(profileOf(user), (profile) => {
+      observeStage('bank_lookup', (performance.now() - started) / 1000);
+      return andThen(scorer.score(user, profile.ids, buffers, observeStage), (probabilities) => ({ profile, probabilities }));
+    });
   }
   const slotList = (ids: readonly number[]) => version.slots.map((s, j) => ({ name: s.name, id: ids[j] }));
-  const profileAnswer = (user: string, profile: Awaited<ReturnType<typeof profileOf>>): ScoredProfile => ({
+  const profileAnswer = (user: string, profile: ServedProfile): ScoredProfile => ({
     user,
     bank_version: bankVersion,
     mode: profiles.mode,
@@ -253,7 +267,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     },
     async (request, reply) =>
       // The answer is written (its bytes copied out of the buffers) before they go back.
-      scorer.withBuffers(async (buffers) => {
+      scorer.withBuffers((buffers) => {
         const plain = Buffer.isBuffer(request.body) ? bodies.read(request.body, buffers) : undefined;
         const { user, ids, unknown } = plain ?? askOfJson(request, buffers);
         // Fastify starts the clock when the request arrives: this far the body has been read, parsed and checked.
@@ -266,12 +280,13 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
             unknown_item_count: unknown.length,
           });
         }
-        const { profile, probabilities } = await tracked(scoreUser(user, buffers));
-        const answered = performance.now();
-        const body = answers.write(profileAnswer(user, profile), ids, probabilities);
-        observeStage('serialisation', (performance.now() - answered) / 1000);
-        observeStage('parse', parsed);
-        return reply.type('application/json; charset=utf-8').send(body);
+        return andThen(tracked(scoreUser(user, buffers)), ({ profile, probabilities }) => {
+          const answered = performance.now();
+          const body = answers.write(profileAnswer(user, profile), ids, probabilities);
+          observeStage('serialisation', (performance.now() - answered) / 1000);
+          observeStage('parse', parsed);
+          return reply.type('application/json; charset=utf-8').send(body);
+        });
       }),
   );
 
