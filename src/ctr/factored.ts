@@ -13,12 +13,15 @@
  *   its output as α_L (x0 · h) + β_L · h, one more scalar x0 · h. β_l · w_l and β_L · h are constants.
  *
  * A row then costs F table reads of (first MLP width + layers + 1) numbers, the MLP's later layers
- * and the head. Sums run in float64; the result agrees with ORT's float32 to float rounding.
+ * and the head. Sums run in float32, as ORT's do (the cross network's scalars in float64); the
+ * result agrees with ORT's to float rounding.
  *
- * The row loop is WebAssembly (factored.wat) on two-lane float64 SIMD, on tables kept in its memory:
- * a request's hundred rows took 27-34 µs in plain TypeScript and take 10-12 µs there (44-51 and
- * 24-25 µs with caches disturbed between calls), with the same logits. With caches disturbed, a pass
- * that first touches every row's table rows brings that to 14-15 µs: their misses overlap. This
+ * The row loop is WebAssembly (factored.wat) on four-lane float32 SIMD, on tables kept in its
+ * memory: a request's hundred rows took 27-34 µs in plain TypeScript, 10-12 µs in two-lane float64
+ * SIMD (44-51 and 24-25 µs with caches disturbed between calls). With caches disturbed, a pass that
+ * first touches every row's table rows brought that to 14-15 µs: their misses overlap. Four lanes
+ * of float32 instead of two of float64 halve the arithmetic: encoding, forward and sigmoid of a
+ * request went from 11.7-12 to 7.2-7.9 µs (16.8-20.5 to 12.1-13 µs with caches disturbed). This
  * file lays the memory out and does the per-request part that is not per row: the fields every row
  * shares, summed once.
  */
@@ -62,13 +65,15 @@ export class FactoredDcn {
   private readonly first: number;
   private readonly firstPadded: number;
   private readonly layers: number;
-  /** The MLP's output width, padded to 2 (the head's SIMD pairs). */
+  /** The MLP's output width, padded to 4 (the head's SIMD quads). */
   private readonly last: number;
   /** Where each field's rows start in the table, in rows. */
   private readonly fieldStart: Int32Array;
   /** β_L · h plus the head's bias. */
   private readonly logitConstant: number;
   private readonly firstBias: Float64Array;
+  /** The shared fields' sums, in float64 until they are handed to the kernel. */
+  private readonly sharedSums: Float64Array;
   /** Numbers in the table. */
   private readonly tableLength: number;
   /** Byte addresses in the kernel's memory: the shared sums; then, at its end (grown with the largest request), the rows' table addresses (from requestAt) and the logits (from outAt). */
@@ -78,7 +83,9 @@ export class FactoredDcn {
   private capacity = 0;
   /** Views of the kernel's memory, made again when it grows. */
   private table!: Float32Array;
-  private numbers!: Float64Array;
+  /** The float32 constants and scratch (weights, biases, the shared sums), and the float64 ones (the cross network's). */
+  private floats!: Float32Array;
+  private doubles!: Float64Array;
   private offsets!: Int32Array;
   private out!: Float32Array;
   /** The fields whose rows vary over a request's rows. */
@@ -106,7 +113,7 @@ export class FactoredDcn {
     this.first = sizes.length > 0 ? sizes[0] : 0;
     this.firstPadded = roundUp(this.first, OUTPUT_BLOCK);
     this.stride = roundUp(this.firstPadded + this.layers + 1, 4);
-    this.last = roundUp(sizes.length > 0 ? sizes[sizes.length - 1] : 0, 2);
+    this.last = roundUp(sizes.length > 0 ? sizes[sizes.length - 1] : 0, 4);
     const head = param('head.weight');
     const cross = Array.from({ length: this.layers }, (_, l) => ({ weight: param(`cross.${l}.weight`), bias: param(`cross.${l}.bias`) }));
     const w1 = this.first > 0 ? param('mlp.0.weight') : new Float32Array(0);
@@ -115,19 +122,19 @@ export class FactoredDcn {
     for (let f = 1; f < fields; f++) this.fieldStart[f] = this.fieldStart[f - 1] + schema.sparse[f - 1].vocabSize + 1;
     const rows = this.fieldStart[fields - 1] + schema.sparse[fields - 1].vocabSize + 1;
 
-    // The kernel's memory: the table (float32, the weights' own precision: half the bytes a row's
-    // lookup brings into cache), then float64 constants and scratch, each 16-byte aligned.
+    // The kernel's memory: the table (float32, the weights' own precision), then constants and
+    // scratch (float32 but for the cross network's float64 scalars), each 16-byte aligned.
     this.tableLength = rows * this.stride;
     let end = roundUp(this.tableLength * 4, 16);
-    const take = (numbers: number) => {
+    const take = (numbers: number, bytes = 4) => {
       const at = end;
-      end = roundUp(end + numbers * 8, 16);
+      end = roundUp(end + numbers * bytes, 16);
       return at;
     };
     this.sharedAt = take(this.stride);
     const sumsAt = take(this.stride);
-    const crossAt = take(this.layers);
-    const layerTableAt = take(2 * Math.max(0, sizes.length - 1));
+    const crossAt = take(this.layers, 8);
+    const layerTableAt = take(4 * Math.max(0, sizes.length - 1));
     const later = sizes.slice(1).map((outputs, i) => {
       const inputs = sizes[i];
       const padded = roundUp(outputs, OUTPUT_BLOCK);
@@ -162,7 +169,7 @@ export class FactoredDcn {
     for (let l = 0; l < this.layers; l++) {
       let constant = 0;
       for (let i = 0; i < d; i++) constant += beta[i] * cross[l].weight[i];
-      this.numbers[crossAt / 8 + l] = constant;
+      this.doubles[crossAt / 8 + l] = constant;
       for (let i = 0; i < d; i++) beta[i] += cross[l].bias[i];
     }
     let constant = param('head.bias')[0];
@@ -173,12 +180,13 @@ export class FactoredDcn {
     // Later layers' weights as [inputs][outputs padded]: an input's weights on 16 outputs side by side.
     later.forEach((layer, i) => {
       const weight = param(`mlp.${i + 1}.weight`);
-      for (let j = 0; j < layer.inputs; j++) for (let o = 0; o < layer.outputs; o++) this.numbers[layer.weightsAt / 8 + j * layer.padded + o] = weight[j * layer.outputs + o];
-      this.numbers.set(param(`mlp.${i + 1}.bias`), layer.biasAt / 8);
+      for (let j = 0; j < layer.inputs; j++) for (let o = 0; o < layer.outputs; o++) this.floats[layer.weightsAt / 4 + j * layer.padded + o] = weight[j * layer.outputs + o];
+      this.floats.set(param(`mlp.${i + 1}.bias`), layer.biasAt / 4);
       new Int32Array(this.kernel.memory.buffer, layerTableAt + 16 * i, 4).set([layer.inputs, layer.padded, layer.weightsAt, layer.biasAt]);
     });
-    this.numbers.set(head.subarray(d), headAt / 8);
+    this.floats.set(head.subarray(d), headAt / 4);
     this.varying = new Int32Array(fields);
+    this.sharedSums = new Float64Array(this.stride);
     this.kernel.layout(this.stride, this.firstPadded, this.layers, this.sharedAt, crossAt, later.length, layerTableAt, headAt, sumsAt, act0, act1);
   }
 
@@ -192,10 +200,9 @@ export class FactoredDcn {
     if (rows.length !== n * fields) throw new Error(`expected ${n} rows of ${fields} fields, got ${rows.length} table rows`);
     if (into.length !== n) throw new Error(`expected an output of ${n} logits, got ${into.length}`);
     if (n > this.capacity) this.reserve(n);
-    const { table, numbers, stride, varying, fieldStart, offsets } = this;
-    const shared = this.sharedAt / 8;
-    numbers.fill(0, shared, shared + stride);
-    for (let j = 0; j < this.first; j++) numbers[shared + j] = this.firstBias[j];
+    const { table, sharedSums, stride, varying, fieldStart, offsets } = this;
+    sharedSums.fill(0);
+    sharedSums.set(this.firstBias);
     let nVarying = 0;
     for (let f = 0; f < fields; f++) {
       const first = rows[f];
@@ -204,9 +211,10 @@ export class FactoredDcn {
       if (!same) varying[nVarying++] = f;
       else {
         const start = (fieldStart[f] + first) * stride;
-        for (let j = 0; j < stride; j++) numbers[shared + j] += table[start + j];
+        for (let j = 0; j < stride; j++) sharedSums[j] += table[start + j];
       }
     }
+    this.floats.set(sharedSums, this.sharedAt / 4);
     // Each row's varying fields, as byte addresses of their table rows.
     for (let r = 0; r < n; r++) for (let v = 0; v < nVarying; v++) offsets[r * nVarying + v] = (fieldStart[varying[v]] + rows[r * fields + varying[v]]) * stride * 4;
     this.kernel.logits(n, nVarying, this.requestAt, this.outAt, this.last, this.logitConstant);
@@ -223,7 +231,8 @@ export class FactoredDcn {
     if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / PAGE));
     this.capacity = n;
     this.table = new Float32Array(memory.buffer, 0, this.tableLength);
-    this.numbers = new Float64Array(memory.buffer, 0, this.requestAt / 8);
+    this.floats = new Float32Array(memory.buffer, 0, this.requestAt / 4);
+    this.doubles = new Float64Array(memory.buffer, 0, this.requestAt / 8);
     this.offsets = new Int32Array(memory.buffer, this.requestAt, n * fields);
     this.out = new Float32Array(memory.buffer, this.outAt, n);
   }

@@ -1,19 +1,19 @@
-;; The factored DCN's row loop, in f64x2 SIMD: FactoredDcn (factored.ts) fills the memory and
-;; calls `logits` per request. Numbers are summed in float64 in the order factored.ts's comments
-;; give. Built into dist/src/ctr/factored.wasm by `npm run build` (wabt's wat2wasm).
+;; The factored DCN's row loop, in f32x4 SIMD: FactoredDcn (factored.ts) fills the memory and
+;; calls `logits` per request. Sums run in float32, as ORT's do; the cross network's few scalars
+;; in float64. Built into dist/src/ctr/factored.wasm by `npm run build` (wabt's wat2wasm).
 (module
   (memory (export "memory") 1)
   ;; Layout, set once by `layout`: byte addresses, and sizes in numbers.
   (global $stride (mut i32) (i32.const 0))   ;; floats per table row: [first MLP layer (width1, padded to 16) | cross layers | head | pad to 4]
   (global $width1 (mut i32) (i32.const 0))   ;; the first MLP layer's width padded to 16 (0 without an MLP)
   (global $cross (mut i32) (i32.const 0))    ;; cross layers
-  (global $shared (mut i32) (i32.const 0))   ;; f64[stride]: the sums of the fields every row shares, and the first layer's bias
+  (global $shared (mut i32) (i32.const 0))   ;; f32[stride]: the sums of the fields every row shares, and the first layer's bias
   (global $crossConstants (mut i32) (i32.const 0)) ;; f64[cross]
   (global $layers (mut i32) (i32.const 0))   ;; MLP layers after the first
-  (global $layerTable (mut i32) (i32.const 0)) ;; per layer: i32 inputs (real), i32 outputs (padded to 16), i32 weights ([inputs][outputs] f64), i32 bias (f64[outputs])
-  (global $head (mut i32) (i32.const 0))     ;; f64[last width, padded]: the head's weights on the MLP's output
-  (global $sums (mut i32) (i32.const 0))     ;; scratch f64[stride]
-  (global $act0 (mut i32) (i32.const 0))     ;; scratch f64[widest padded layer], twice
+  (global $layerTable (mut i32) (i32.const 0)) ;; per layer: i32 inputs (real), i32 outputs (padded to 16), i32 weights ([inputs][outputs] f32), i32 bias (f32[outputs])
+  (global $head (mut i32) (i32.const 0))     ;; f32[last width, padded to 4]: the head's weights on the MLP's output
+  (global $sums (mut i32) (i32.const 0))     ;; scratch f32[stride]
+  (global $act0 (mut i32) (i32.const 0))     ;; scratch f32[widest padded layer], twice
   (global $act1 (mut i32) (i32.const 0))
 
   (func (export "layout") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
@@ -24,54 +24,42 @@
 
   ;; out = relu(in · W + b) for `inputs` inputs, `outputs` (a multiple of 16) outputs, 16 at a time.
   ;; relu(x) is written out as x where x > 0, else 0 (NaN too): as a function of its own it was a
-  ;; call per pair of outputs, which V8 does not inline (1.5% of a server's CPU, perf).
+  ;; call per block of outputs, which V8 does not inline (1.5% of a server's CPU, perf).
   (func $dense (param $in i32) (param $inputs i32) (param $outputs i32) (param $w i32) (param $b i32) (param $out i32)
     (local $o i32) (local $j i32) (local $x v128) (local $row i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (block $blocks (loop $block
       (br_if $blocks (i32.ge_u (local.get $o) (local.get $outputs)))
-      (local.set $row (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 3))))
+      (local.set $row (i32.add (local.get $b) (i32.shl (local.get $o) (i32.const 2))))
       (local.set $a0 (v128.load offset=0 (local.get $row)))
       (local.set $a1 (v128.load offset=16 (local.get $row)))
       (local.set $a2 (v128.load offset=32 (local.get $row)))
       (local.set $a3 (v128.load offset=48 (local.get $row)))
-      (local.set $a4 (v128.load offset=64 (local.get $row)))
-      (local.set $a5 (v128.load offset=80 (local.get $row)))
-      (local.set $a6 (v128.load offset=96 (local.get $row)))
-      (local.set $a7 (v128.load offset=112 (local.get $row)))
-      (local.set $row (i32.add (local.get $w) (i32.shl (local.get $o) (i32.const 3))))
+      (local.set $row (i32.add (local.get $w) (i32.shl (local.get $o) (i32.const 2))))
       (local.set $j (i32.const 0))
       (block $inputs (loop $input
         (br_if $inputs (i32.ge_u (local.get $j) (local.get $inputs)))
-        (local.set $x (f64x2.splat (f64.load (i32.add (local.get $in) (i32.shl (local.get $j) (i32.const 3))))))
-        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $x) (v128.load offset=0 (local.get $row)))))
-        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $x) (v128.load offset=16 (local.get $row)))))
-        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $x) (v128.load offset=32 (local.get $row)))))
-        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $x) (v128.load offset=48 (local.get $row)))))
-        (local.set $a4 (f64x2.add (local.get $a4) (f64x2.mul (local.get $x) (v128.load offset=64 (local.get $row)))))
-        (local.set $a5 (f64x2.add (local.get $a5) (f64x2.mul (local.get $x) (v128.load offset=80 (local.get $row)))))
-        (local.set $a6 (f64x2.add (local.get $a6) (f64x2.mul (local.get $x) (v128.load offset=96 (local.get $row)))))
-        (local.set $a7 (f64x2.add (local.get $a7) (f64x2.mul (local.get $x) (v128.load offset=112 (local.get $row)))))
+        (local.set $x (f32x4.splat (f32.load (i32.add (local.get $in) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $x) (v128.load offset=0 (local.get $row)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $row)))))
+        (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $row)))))
+        (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $row)))))
         ;; the next input's row of weights
-        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $outputs) (i32.const 3))))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $outputs) (i32.const 2))))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $input)))
-      (local.set $row (i32.add (local.get $out) (i32.shl (local.get $o) (i32.const 3))))
-      (v128.store offset=0 (local.get $row) (v128.and (local.get $a0) (f64x2.gt (local.get $a0) (v128.const f64x2 0 0))))
-      (v128.store offset=16 (local.get $row) (v128.and (local.get $a1) (f64x2.gt (local.get $a1) (v128.const f64x2 0 0))))
-      (v128.store offset=32 (local.get $row) (v128.and (local.get $a2) (f64x2.gt (local.get $a2) (v128.const f64x2 0 0))))
-      (v128.store offset=48 (local.get $row) (v128.and (local.get $a3) (f64x2.gt (local.get $a3) (v128.const f64x2 0 0))))
-      (v128.store offset=64 (local.get $row) (v128.and (local.get $a4) (f64x2.gt (local.get $a4) (v128.const f64x2 0 0))))
-      (v128.store offset=80 (local.get $row) (v128.and (local.get $a5) (f64x2.gt (local.get $a5) (v128.const f64x2 0 0))))
-      (v128.store offset=96 (local.get $row) (v128.and (local.get $a6) (f64x2.gt (local.get $a6) (v128.const f64x2 0 0))))
-      (v128.store offset=112 (local.get $row) (v128.and (local.get $a7) (f64x2.gt (local.get $a7) (v128.const f64x2 0 0))))
+      (local.set $row (i32.add (local.get $out) (i32.shl (local.get $o) (i32.const 2))))
+      (v128.store offset=0 (local.get $row) (v128.and (local.get $a0) (f32x4.gt (local.get $a0) (v128.const f32x4 0 0 0 0))))
+      (v128.store offset=16 (local.get $row) (v128.and (local.get $a1) (f32x4.gt (local.get $a1) (v128.const f32x4 0 0 0 0))))
+      (v128.store offset=32 (local.get $row) (v128.and (local.get $a2) (f32x4.gt (local.get $a2) (v128.const f32x4 0 0 0 0))))
+      (v128.store offset=48 (local.get $row) (v128.and (local.get $a3) (f32x4.gt (local.get $a3) (v128.const f32x4 0 0 0 0))))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br $block))))
 
   ;; One f32 logit per row at $out, for `n` rows of `varying` varying fields: $offsets holds, per
-  ;; row, the byte addresses of their table rows. `last` is the MLP output's width, padded to 2.
+  ;; row, the byte addresses of their table rows. `last` is the MLP output's width, padded to 4.
   (func (export "logits") (param $n i32) (param $varying i32) (param $offsets i32) (param $out i32) (param $last i32) (param $logitConstant f64)
-    (local $r i32) (local $c i32) (local $v i32) (local $rowOffsets i32) (local $q v128) (local $lo v128) (local $hi v128)
+    (local $r i32) (local $c i32) (local $v i32) (local $rowOffsets i32) (local $sum v128)
     (local $alpha f64) (local $logit f64) (local $l i32) (local $x v128) (local $in i32) (local $outAct i32) (local $t i32)
     (local $touched f32)
     ;; First every row's table rows are touched, at their first and last number: those loads do not
@@ -94,18 +82,15 @@
       (local.set $c (i32.const 0))
       (block $columns (loop $column
         (br_if $columns (i32.ge_u (local.get $c) (global.get $stride)))
-        (local.set $lo (v128.load offset=0 (i32.add (global.get $shared) (i32.shl (local.get $c) (i32.const 3)))))
-        (local.set $hi (v128.load offset=16 (i32.add (global.get $shared) (i32.shl (local.get $c) (i32.const 3)))))
+        (local.set $sum (v128.load (i32.add (global.get $shared) (i32.shl (local.get $c) (i32.const 2)))))
         (local.set $v (i32.const 0))
         (block $fields (loop $field
           (br_if $fields (i32.ge_u (local.get $v) (local.get $varying)))
-          (local.set $q (v128.load (i32.add (i32.load (i32.add (local.get $rowOffsets) (i32.shl (local.get $v) (i32.const 2)))) (i32.shl (local.get $c) (i32.const 2)))))
-          (local.set $lo (f64x2.add (local.get $lo) (f64x2.promote_low_f32x4 (local.get $q))))
-          (local.set $hi (f64x2.add (local.get $hi) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q)))))
+          (local.set $sum (f32x4.add (local.get $sum)
+            (v128.load (i32.add (i32.load (i32.add (local.get $rowOffsets) (i32.shl (local.get $v) (i32.const 2)))) (i32.shl (local.get $c) (i32.const 2))))))
           (local.set $v (i32.add (local.get $v) (i32.const 1)))
           (br $field)))
-        (v128.store offset=0 (i32.add (global.get $sums) (i32.shl (local.get $c) (i32.const 3))) (local.get $lo))
-        (v128.store offset=16 (i32.add (global.get $sums) (i32.shl (local.get $c) (i32.const 3))) (local.get $hi))
+        (v128.store (i32.add (global.get $sums) (i32.shl (local.get $c) (i32.const 2))) (local.get $sum))
         (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $column)))
       ;; the cross network: alpha_{l+1} = alpha_l (1 + x0·w_l) + beta_l·w_l; logit = constant + alpha_L (x0·h)
@@ -114,24 +99,23 @@
       (block $crossDone (loop $crossLayer
         (br_if $crossDone (i32.ge_u (local.get $l) (global.get $cross)))
         (local.set $alpha (f64.add
-          (f64.mul (local.get $alpha) (f64.add (f64.const 1) (f64.load (i32.add (global.get $sums) (i32.shl (i32.add (global.get $width1) (local.get $l)) (i32.const 3))))))
+          (f64.mul (local.get $alpha) (f64.add (f64.const 1) (f64.promote_f32 (f32.load (i32.add (global.get $sums) (i32.shl (i32.add (global.get $width1) (local.get $l)) (i32.const 2)))))))
           (f64.load (i32.add (global.get $crossConstants) (i32.shl (local.get $l) (i32.const 3))))))
         (local.set $l (i32.add (local.get $l) (i32.const 1)))
         (br $crossLayer)))
       (local.set $logit (f64.add (local.get $logitConstant)
-        (f64.mul (local.get $alpha) (f64.load (i32.add (global.get $sums) (i32.shl (i32.add (global.get $width1) (global.get $cross)) (i32.const 3)))))))
+        (f64.mul (local.get $alpha) (f64.promote_f32 (f32.load (i32.add (global.get $sums) (i32.shl (i32.add (global.get $width1) (global.get $cross)) (i32.const 2))))))))
       ;; the MLP: relu of the first layer, then each later layer
       (local.set $c (i32.const 0))
       (block $reluDone (loop $reluColumn
         (br_if $reluDone (i32.ge_u (local.get $c) (global.get $width1)))
-        (local.set $x (v128.load (i32.add (global.get $sums) (i32.shl (local.get $c) (i32.const 3)))))
-        (v128.store (i32.add (global.get $act0) (i32.shl (local.get $c) (i32.const 3)))
-          (v128.and (local.get $x) (f64x2.gt (local.get $x) (v128.const f64x2 0 0))))
-        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (local.set $x (v128.load (i32.add (global.get $sums) (i32.shl (local.get $c) (i32.const 2)))))
+        (v128.store (i32.add (global.get $act0) (i32.shl (local.get $c) (i32.const 2)))
+          (v128.and (local.get $x) (f32x4.gt (local.get $x) (v128.const f32x4 0 0 0 0))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $reluColumn)))
       (local.set $in (global.get $act0))
       (local.set $outAct (global.get $act1))
-      
       (local.set $l (i32.const 0))
       (block $layersDone (loop $layer
         (br_if $layersDone (i32.ge_u (local.get $l) (global.get $layers)))
@@ -142,16 +126,18 @@
         (local.set $l (i32.add (local.get $l) (i32.const 1)))
         (br $layer)))
       ;; the head on the MLP's output
-      (local.set $x (v128.const f64x2 0 0))
+      (local.set $x (v128.const f32x4 0 0 0 0))
       (local.set $c (i32.const 0))
       (block $headDone (loop $headColumn
         (br_if $headDone (i32.ge_u (local.get $c) (local.get $last)))
-        (local.set $x (f64x2.add (local.get $x) (f64x2.mul
-          (v128.load (i32.add (local.get $in) (i32.shl (local.get $c) (i32.const 3))))
-          (v128.load (i32.add (global.get $head) (i32.shl (local.get $c) (i32.const 3)))))))
-        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (local.set $x (f32x4.add (local.get $x) (f32x4.mul
+          (v128.load (i32.add (local.get $in) (i32.shl (local.get $c) (i32.const 2))))
+          (v128.load (i32.add (global.get $head) (i32.shl (local.get $c) (i32.const 2)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
         (br $headColumn)))
-      (local.set $logit (f64.add (local.get $logit) (f64.add (f64x2.extract_lane 0 (local.get $x)) (f64x2.extract_lane 1 (local.get $x)))))
+      (local.set $logit (f64.add (local.get $logit) (f64.promote_f32
+        (f32.add (f32.add (f32x4.extract_lane 0 (local.get $x)) (f32x4.extract_lane 1 (local.get $x)))
+                 (f32.add (f32x4.extract_lane 2 (local.get $x)) (f32x4.extract_lane 3 (local.get $x)))))))
       (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2))) (f32.demote_f64 (local.get $logit)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $row))))
