@@ -25,7 +25,7 @@
  * file lays the memory out and does the per-request part that is not per row: the fields every row
  * shares, summed once.
  */
-import { readFileSync } from 'node:fs';
+import { wasmModule } from '../engine/index.js';
 import type { CtrModel } from './model.js';
 
 const EMBEDDINGS = 'factor';
@@ -39,20 +39,6 @@ interface Kernel {
   memory: WebAssembly.Memory;
   layout(...addresses: number[]): void;
   logits(n: number, varying: number, offsetsAt: number, outAt: number, last: number, logitConstant: number): void;
-}
-
-let compiled: WebAssembly.Module | undefined;
-function kernelModule(): WebAssembly.Module {
-  if (!compiled) {
-    let bytes: Uint8Array<ArrayBuffer>;
-    try {
-      bytes = new Uint8Array(readFileSync(KERNEL));
-    } catch (error) {
-      throw new Error(`the DCN kernel ${KERNEL.pathname} is missing; build it with npm run build (${(error as Error).message})`, { cause: error });
-    }
-    compiled = new WebAssembly.Module(bytes);
-  }
-  return compiled;
 }
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
@@ -145,7 +131,7 @@ export class FactoredDcn {
     const act0 = take(widest);
     const act1 = take(widest);
     this.requestAt = end;
-    this.kernel = new WebAssembly.Instance(kernelModule()).exports as unknown as Kernel;
+    this.kernel = new WebAssembly.Instance(wasmModule(KERNEL)).exports as unknown as Kernel;
     this.kernel.memory.grow(Math.ceil(end / PAGE));
     this.reserve(0);
 

@@ -1,12 +1,17 @@
 /** The `/v1/score` answer's bytes: valid JSON of the profile and scores, each probability exactly as `toPrecision(9)` prints it. */
 import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Rng } from '../../src/engine/index.js';
-import { idBytesOf, ScoreAnswers, writeProbability } from '../../src/serve/answer.js';
+import { idBytesOf, ScoreAnswers, ScoresWriter } from '../../src/serve/answer.js';
 
+const single = new ScoreAnswers();
+const profileOf = { user: 'u', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [] };
+/** How an answer of one candidate prints `p`: each answer goes through the WebAssembly writer or, for the probabilities that one leaves, the TypeScript one. */
 const printed = (p: number) => {
-  const out = Buffer.alloc(32);
-  return out.toString('latin1', 0, writeProbability(out, 0, p));
+  const answer = single.write(profileOf, idBytesOf(['i'], new Int32Array(2)), Float32Array.of(p)).toString('latin1');
+  const tail = '}]}';
+  assert.ok(answer.endsWith(tail), answer);
+  return answer.slice(answer.lastIndexOf(':') + 1, -tail.length);
 };
 
 it('prints every probability as toPrecision(9) does', () => {
@@ -25,20 +30,31 @@ it('prints every probability as toPrecision(9) does', () => {
   for (const p of [NaN, Infinity, -Infinity]) assert.equal(printed(p), 'null');
 });
 
-it('writes the profile, then one {item, probability} per candidate in request order', () => {
-  const answers = new ScoreAnswers();
+it('writes nearly every probability in [1e-6, 1) in WebAssembly, and leaves the rest', () => {
+  const writer = new ScoresWriter();
+  const rng = new Rng(7);
+  const ids = idBytesOf(['a'], new Int32Array(2));
+  let written = 0;
+  for (let i = 0; i < 10_000; i++) if (writer.write(ids, Float32Array.of(10 ** (-6 * rng.next())), 64)) written++;
+  assert.ok(written >= 9_990, `${written} of 10,000 written`);
+  for (const p of [0, 1, 1e-7, NaN, Infinity, -0.5]) assert.equal(writer.write(ids, Float32Array.of(p), 64), undefined, `float32 ${p}`);
+});
+
+describe('writes the profile, then one {item, probability} per candidate in request order', () => {
   const ids = (items: (string | number)[]) => idBytesOf(items, new Int32Array(2 * items.length));
   const profile = { user: 'u\u20281', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [{ name: 'hobby', id: 3 }] };
-  const probabilities = Float32Array.from([0.25, 0.123456789, 1e-9, NaN]);
-  const body = answers.write(profile, ids(['ünïcode', 10, 'a "quoted" id', 'ünïcode']), probabilities);
-  assert.deepEqual(JSON.parse(body.toString('utf8')), {
-    ...profile,
-    scores: [
-      { item: 'ünïcode', probability: Number(probabilities[0].toPrecision(9)) },
-      { item: '10', probability: Number(probabilities[1].toPrecision(9)) },
-      { item: 'a "quoted" id', probability: Number(probabilities[2].toPrecision(9)) },
-      { item: 'ünïcode', probability: null },
-    ],
-  });
-  assert.equal(answers.write(profile, ids([]), new Float32Array(0)).toString(), JSON.stringify({ ...profile, scores: [] }));
+  const items = ['ünïcode', 10, 'a "quoted" id', 'ünïcode'];
+  // The first set is the WebAssembly writer's; NaN and 1e-9 leave the second to TypeScript.
+  for (const values of [[0.25, 0.123456789, 0.0001, 0.999], [0.25, 0.123456789, 1e-9, NaN]]) {
+    it(values.join(', '), () => {
+      const answers = new ScoreAnswers();
+      const probabilities = Float32Array.from(values);
+      const body = answers.write(profile, ids(items), probabilities);
+      assert.deepEqual(JSON.parse(body.toString('utf8')), {
+        ...profile,
+        scores: items.map((item, i) => ({ item: String(item), probability: Number.isNaN(probabilities[i]) ? null : Number(probabilities[i].toPrecision(9)) })),
+      });
+      assert.equal(answers.write(profile, ids([]), new Float32Array(0)).toString(), JSON.stringify({ ...profile, scores: [] }));
+    });
+  }
 });
