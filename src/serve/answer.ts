@@ -95,8 +95,9 @@ export class ScoreAnswers {
 
 /**
  * The scores and the closing `]}` in `out` from `at`, each probability by toPrecision(9) (NaN and
- * infinities as null); returns the end. For answers the WebAssembly writer leaves, which nearly
- * never come: a probability under 1e-6 or of 1, or one whose digits it cannot be sure of.
+ * infinities as null); returns the end. For the answers the WebAssembly writer leaves, which nearly
+ * never come: one with a probability under 1e-6, of 1 or more, not a number, or whose digits that
+ * writer cannot be sure of.
  */
 function writeScores(out: Buffer, at: number, ids: IdBytes, probabilities: Float32Array): number {
   const { bytes, spans } = ids;
@@ -131,7 +132,10 @@ const REQUEST_AT = TRIPLES_AT + 4 * 1000;
 /** The scores part of answers, by the WebAssembly kernel: a request's ids and probabilities are copied in, its bytes read out. */
 export class ScoresWriter {
   private readonly kernel = new WebAssembly.Instance(wasmModule(KERNEL)).exports as unknown as ScoresKernel;
+  /** Views of the kernel's memory, made again when it grows. */
   private bytes = new Uint8Array(0);
+  private ints = new Int32Array(0);
+  private floats = new Float32Array(0);
 
   constructor() {
     const { memory } = this.kernel;
@@ -139,7 +143,7 @@ export class ScoresWriter {
     const triples = new Uint8Array(memory.buffer, TRIPLES_AT, 4000);
     for (let t = 0; t < 1000; t++) triples.set(Buffer.from(String(t).padStart(3, '0'), 'latin1'), 4 * t);
     this.kernel.layout(POW10_AT, TRIPLES_AT);
-    this.bytes = new Uint8Array(memory.buffer);
+    this.view();
   }
 
   /** The bytes of the scores (a view of the kernel's memory, good until the next call), or undefined for an answer the kernel leaves. `bound`: the bytes they take at most. */
@@ -153,8 +157,8 @@ export class ScoresWriter {
     this.reserve(outAt + bound + 8);
     const { bytes, kernel } = this;
     bytes.set(ids.bytes, bytesAt);
-    new Int32Array(bytes.buffer, spansAt, 2 * n).set(ids.spans);
-    new Float32Array(bytes.buffer, probabilitiesAt, n).set(probabilities);
+    this.ints.set(ids.spans, spansAt / 4);
+    this.floats.set(probabilities, probabilitiesAt / 4);
     const end = kernel.scores(n, bytesAt, spansAt, probabilitiesAt, outAt);
     return end < 0 ? undefined : bytes.subarray(outAt, end);
   }
@@ -163,6 +167,13 @@ export class ScoresWriter {
     const { memory } = this.kernel;
     if (size <= memory.buffer.byteLength) return;
     memory.grow(Math.ceil((size - memory.buffer.byteLength) / PAGE));
-    this.bytes = new Uint8Array(memory.buffer);
+    this.view();
+  }
+
+  private view(): void {
+    const { buffer } = this.kernel.memory;
+    this.bytes = new Uint8Array(buffer);
+    this.ints = new Int32Array(buffer);
+    this.floats = new Float32Array(buffer);
   }
 }
