@@ -2,8 +2,8 @@
  * Values that are there at once from an in-process source (a SQLite bank, the DCN scored in this
  * thread) and arrive later from a networked or threaded one (Redis, the LM, ORT). The scoring route
  * chains its steps with `andThen`, so that a request whose every step answers at once makes no
- * promise: awaited, each step was an async function's promise and a microtask hop, about 5 µs of a
- * request's 115 (paired runs at 3,000-4,000 requests/s, docs/serving.md).
+ * promise: awaited, each step was an async function's promise and a microtask hop, 5-9 µs of a
+ * request's 110-150 (paired runs at 3,000-4,000 requests/s, docs/serving.md).
  */
 export type Eventually<T> = T | Promise<T>;
 
