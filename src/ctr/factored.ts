@@ -25,7 +25,7 @@
  * file lays the memory out and does the per-request part that is not per row: the fields every row
  * shares, summed once.
  */
-import { wasmModule } from '../engine/index.js';
+import { reserveMemory, wasmModule } from '../engine/index.js';
 import type { CtrModel } from './model.js';
 
 const EMBEDDINGS = 'factor';
@@ -33,7 +33,6 @@ const EMBEDDINGS = 'factor';
 const KERNEL = new URL('./factored.wasm', import.meta.url);
 /** MLP widths are padded to this (the kernel sums 16 outputs at a time); table rows to 4 floats (one SIMD load). */
 const OUTPUT_BLOCK = 16;
-const PAGE = 65536;
 
 interface Kernel {
   memory: WebAssembly.Memory;
@@ -132,7 +131,6 @@ export class FactoredDcn {
     const act1 = take(widest);
     this.requestAt = end;
     this.kernel = new WebAssembly.Instance(wasmModule(KERNEL)).exports as unknown as Kernel;
-    this.kernel.memory.grow(Math.ceil(end / PAGE));
     this.reserve(0);
 
     const products = new Float64Array(this.stride);
@@ -214,7 +212,7 @@ export class FactoredDcn {
     this.outAt = roundUp(this.requestAt + n * fields * 4, 16);
     const needed = this.outAt + n * 4;
     const { memory } = this.kernel;
-    if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / PAGE));
+    reserveMemory(memory, needed);
     this.capacity = n;
     this.table = new Float32Array(memory.buffer, 0, this.tableLength);
     this.floats = new Float32Array(memory.buffer, 0, this.requestAt / 4);

@@ -8,4 +8,4 @@ export { Rng } from './random.js';
 export { freeNow } from './free.js';
 export { Sgd, Adam, AdamW, clipGradNorm, optimizerFromState, type Param, type OptimizerState } from './optim.js';
 export { mean, nanMean } from './stats.js';
-export { wasmModule } from './wasm.js';
+export { reserveMemory, wasmModule } from './wasm.js';

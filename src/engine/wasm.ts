@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 const compiled = new Map<string, WebAssembly.Module>();
+const PAGE = 65536;
 
 /** The WebAssembly module at `url` (a .wasm that `npm run build` assembles from its .wat), compiled once per process. */
 export function wasmModule(url: URL): WebAssembly.Module {
@@ -16,4 +17,12 @@ export function wasmModule(url: URL): WebAssembly.Module {
     compiled.set(url.href, module);
   }
   return module;
+}
+
+/** Grows `memory` to at least `bytes`; whether it grew (views of its old buffer are then detached). */
+export function reserveMemory(memory: WebAssembly.Memory, bytes: number): boolean {
+  const short = bytes - memory.buffer.byteLength;
+  if (short <= 0) return false;
+  memory.grow(Math.ceil(short / PAGE));
+  return true;
 }

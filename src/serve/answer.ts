@@ -10,7 +10,7 @@
  * TypeScript, with the keys 4 bytes and the digits 3 at a time, they were 5-7 µs of a 100-candidate
  * answer.
  */
-import { wasmModule } from '../engine/index.js';
+import { reserveMemory, wasmModule } from '../engine/index.js';
 import { packBytes } from './packed.js';
 
 /** The profile part of the answer; JSON.stringify writes it in the schema's order. */
@@ -123,7 +123,6 @@ interface ScoresKernel {
 }
 
 const KERNEL = new URL('./answer.wasm', import.meta.url);
-const PAGE = 65536;
 /** Where the kernel's tables lie in its memory, and where a request's part starts. */
 const POW10_AT = 0;
 const TRIPLES_AT = 64;
@@ -154,20 +153,13 @@ export class ScoresWriter {
     const bytesAt = probabilitiesAt + 4 * n;
     // 8 bytes of room past the bound: the kernel's last word may reach that far.
     const outAt = (bytesAt + ids.bytes.length + 7) & ~7;
-    this.reserve(outAt + bound + 8);
+    if (reserveMemory(this.kernel.memory, outAt + bound + 8)) this.view();
     const { bytes, kernel } = this;
     bytes.set(ids.bytes, bytesAt);
     this.ints.set(ids.spans, spansAt / 4);
     this.floats.set(probabilities, probabilitiesAt / 4);
     const end = kernel.scores(n, bytesAt, spansAt, probabilitiesAt, outAt);
     return end < 0 ? undefined : bytes.subarray(outAt, end);
-  }
-
-  private reserve(size: number): void {
-    const { memory } = this.kernel;
-    if (size <= memory.buffer.byteLength) return;
-    memory.grow(Math.ceil((size - memory.buffer.byteLength) / PAGE));
-    this.view();
   }
 
   private view(): void {
