@@ -5,10 +5,10 @@ import { Rng } from '../../src/engine/index.js';
 import { idBytesOf, ScoreAnswers, ScoresWriter } from '../../src/serve/answer.js';
 
 const single = new ScoreAnswers();
-const profileOf = { user: 'u', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [] };
+const bareProfile = { user: 'u', bank_version: 'v1', mode: 'bank', unknown_user: false, source: 'tuned', slots: [] };
 /** How an answer of one candidate prints `p`: each answer goes through the WebAssembly writer or, for the probabilities that one leaves, the TypeScript one. */
 const printed = (p: number) => {
-  const answer = single.write(profileOf, idBytesOf(['i'], new Int32Array(2)), Float32Array.of(p)).toString('latin1');
+  const answer = single.write(bareProfile, idBytesOf(['i'], new Int32Array(2)), Float32Array.of(p)).toString('latin1');
   const tail = '}]}';
   assert.ok(answer.endsWith(tail), answer);
   return answer.slice(answer.lastIndexOf(':') + 1, -tail.length);
@@ -55,6 +55,20 @@ describe('writes the profile, then one {item, probability} per candidate in requ
         scores: items.map((item, i) => ({ item: String(item), probability: Number.isNaN(probabilities[i]) ? null : Number(probabilities[i].toPrecision(9)) })),
       });
       assert.equal(answers.write(profile, ids([]), new Float32Array(0)).toString(), JSON.stringify({ ...profile, scores: [] }));
+    });
+  }
+});
+
+it('writes an answer larger than the kernel memory held before it (the memory grows), then a small one', () => {
+  const answers = new ScoreAnswers();
+  const profile = { ...bareProfile, user: 'big' };
+  const items = Array.from({ length: 3000 }, (_, i) => `item-${i}-${'x'.repeat(30)}`);
+  for (const n of [3000, 2]) {
+    const probabilities = Float32Array.from({ length: n }, (_, i) => ((i % 997) + 1) / 1000);
+    const body = answers.write(profile, idBytesOf(items.slice(0, n), new Int32Array(2 * n)), probabilities);
+    assert.deepEqual(JSON.parse(body.toString('utf8')), {
+      ...profile,
+      scores: items.slice(0, n).map((item, i) => ({ item, probability: Number(probabilities[i].toPrecision(9)) })),
     });
   }
 });
