@@ -74,26 +74,40 @@ test('a read-only bank reads what a writer commits and refuses writes', async (t
   assert.equal(await writer.count(), 2);
 });
 
-test('a commit by another process reaches lookups from the next event-loop turn on', async (t) => {
+test('a commit by another process reaches lookups from the first turn recheckMs after the last check on', async (t) => {
   const folder = await tempDir(t);
   const path = join(folder, 'bank.sqlite');
   const writer = await SqliteFeatureBank.open(path);
   await writer.setVersion(VERSION);
   await writer.putMany([entryFor(1)]);
   await writer.close();
-  const reader = await SqliteFeatureBank.open(path, { readonly: true });
+  const recheckMs = 50;
+  const reader = await SqliteFeatureBank.open(path, { readonly: true, recheckMs });
   t.after(() => reader.close());
+  // recheckMs 0: checks in every new turn.
+  const everyTurn = await SqliteFeatureBank.open(path, { readonly: true, recheckMs: 0 });
+  t.after(() => everyTurn.close());
+  // Not sooner than the last check's turn plus recheckMs (setTimeout may fire a little early: 1 ms to spare).
+  const pastRecheck = () => new Promise((resolve) => setTimeout(resolve, recheckMs + 1));
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
   // A connection of its own, as another process has: its commits are not counted in this one.
   const other = new Database(path);
   t.after(() => other.close());
+  // Taken before the check, so that the time since it is at most the time since this.
+  const checkedAt = performance.now();
   assert.equal((await reader.lookup('u2')).entry, undefined);
+  assert.equal((await everyTurn.lookup('u2')).entry, undefined);
   other.prepare('INSERT INTO profile_entries (user, ids, source) VALUES (?, ?, ?)').run('u2', entryFor(2).ids.join(','), entryFor(2).source ?? null);
   // This turn's lookups answer from what the turn's first one checked...
   assert.equal((await reader.lookup('u2')).entry, undefined);
+  assert.equal((await everyTurn.lookup('u2')).entry, undefined);
   await nextTurn();
-  // ...and the next turn's check sees the commit.
+  // ...the next turn's check sees the commit where recheckMs allows it...
+  assert.deepEqual((await everyTurn.lookup('u2')).entry, entryFor(2));
+  // ...and not sooner than recheckMs after the last check where it does not (a slower machine skips this half).
+  if (performance.now() - checkedAt < recheckMs) assert.equal((await reader.lookup('u2')).entry, undefined);
+  await pastRecheck();
   assert.deepEqual((await reader.lookup('u2')).entry, entryFor(2));
 
   // A file renamed over the path, likewise.
@@ -101,11 +115,14 @@ test('a commit by another process reaches lookups from the next event-loop turn 
   const retuned = await SqliteFeatureBank.open(replacement);
   await retuned.setVersion(OTHER_VERSION);
   await retuned.close();
-  await nextTurn();
+  await pastRecheck();
+  const versionCheckedAt = performance.now();
   assert.deepEqual(await reader.version(), VERSION);
   renameSync(replacement, path);
   assert.deepEqual(await reader.version(), VERSION);
   await nextTurn();
+  if (performance.now() - versionCheckedAt < recheckMs) assert.deepEqual(await reader.version(), VERSION);
+  await pastRecheck();
   assert.deepEqual(await reader.version(), OTHER_VERSION);
 });
 

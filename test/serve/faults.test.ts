@@ -50,7 +50,8 @@ async function writeRetuned(name: string): Promise<string> {
 async function whileServingCopy(name: string, change: (path: string, server: FixtureServer) => Promise<void>): Promise<void> {
   const path = join(dir, name);
   await copyFile(fx.bankPath, path);
-  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true }) });
+  // Checked for changes in every turn (not only 10 ms after the last check): these tests are of what a change does, not of when it is seen.
+  const server = await openFixtureServer(fx, runtime, { bank: await SqliteFeatureBank.open(path, { readonly: true, recheckMs: 0 }) });
   try {
     await assertServing(server);
     await change(path, server);
