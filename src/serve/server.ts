@@ -265,9 +265,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
         },
       },
     },
-    async (request, reply) =>
+    (request, reply) => {
       // The answer is written (its bytes copied out of the buffers) before they go back.
-      scorer.withBuffers((buffers) => {
+      const answered = scorer.withBuffers((buffers) => {
         const plain = Buffer.isBuffer(request.body) ? bodies.read(request.body, buffers) : undefined;
         const { user, ids, unknown } = plain ?? askOfJson(request, buffers);
         // Fastify starts the clock when the request arrives: this far the body has been read, parsed and checked.
@@ -287,7 +287,11 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
           observeStage('parse', parsed);
           return reply.type('application/json; charset=utf-8').send(body);
         });
-      }),
+      });
+      // Not an async handler: where nothing waited, the reply has been sent and there is no promise to
+      // make. Fastify hands a thrown error, as a rejected promise's, to the error handler.
+      return answered instanceof Promise ? answered : undefined;
+    },
   );
 
   app.get('/healthz', async (_request, reply) => {
