@@ -11,9 +11,9 @@
  * That check (a stat of the path, and a read transaction for `data_version`: four system calls) runs
  * at most once per event-loop turn and at most once per `recheckMs` (10 ms by default), and again
  * after any commit through a bank of this process. Once per request it was the largest cost of a
- * request after the model (some 20 µs of 120); once per turn, still 2.5 system calls per request
- * at 1,000 requests/s (strace -c), where most turns carry one request. A commit by another process is
- * therefore seen from the first turn after it that starts `recheckMs` or more after the last check:
+ * request after the model (some 20 µs of 120); once per turn, still 2.4 system calls per request
+ * at 1,000 requests/s (strace -c), where most turns carry one request. A commit by another process
+ * is therefore seen from the first turn after it that starts `recheckMs` or more after the last check:
  * for a bank that refresh jobs update, a delay no client can tell from the commit's own.
  */
 import { statSync } from 'node:fs';
@@ -172,9 +172,9 @@ export class SqliteFeatureBank implements FeatureBank {
 
   /**
    * The stored version. A read-only bank (as for lookups: at most once per event-loop turn and per
-   * `recheckMs`, and after a commit through this process) first checks that `path` still names the file it opened, unchanged;
-   * a file put or written there since (a re-tuned bank copied into place) is opened again, and its
-   * version returned.
+   * `recheckMs`, and after a commit through this process) first checks that `path` still names the
+   * file it opened, unchanged; a file put or written there since (a re-tuned bank copied into place)
+   * is opened again, and its version returned.
    */
   async version(): Promise<BankVersion | undefined> {
     return this.cached(undefined).version;
@@ -256,9 +256,9 @@ export class SqliteFeatureBank implements FeatureBank {
 
   /**
    * The version and (when `user` is given) the user's entry, from the cache while `data_version` is
-   * the one they were read at (checked at most once per turn and per `recheckMs`: see the file's comment). What is missing is read
-   * in one transaction that checks `data_version` again, so that everything the cache holds comes
-   * from one state of the file.
+   * the one they were read at (checked at most once per turn and per `recheckMs`: see the file's
+   * comment). What is missing is read in one transaction that checks `data_version` again, so that
+   * everything the cache holds comes from one state of the file.
    */
   private cached(user: string | undefined): BankLookup {
     this.checkForChanges();
