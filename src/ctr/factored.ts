@@ -68,9 +68,8 @@ export class FactoredDcn {
   private capacity = 0;
   /** Views of the kernel's memory, made again when it grows. */
   private table!: Float32Array;
-  /** The float32 constants and scratch (weights, biases, the shared sums), and the float64 ones (the cross network's). */
+  /** The float32 constants and scratch (weights, biases, the shared sums); the cross network's float64 constants are written once, in the constructor. */
   private floats!: Float32Array;
-  private doubles!: Float64Array;
   private offsets!: Int32Array;
   private out!: Float32Array;
   /** The fields whose rows vary over a request's rows. */
@@ -150,10 +149,11 @@ export class FactoredDcn {
     }
 
     const beta = new Float64Array(d);
+    const crossConstants = new Float64Array(this.kernel.memory.buffer, crossAt, this.layers);
     for (let l = 0; l < this.layers; l++) {
       let constant = 0;
       for (let i = 0; i < d; i++) constant += beta[i] * cross[l].weight[i];
-      this.doubles[crossAt / 8 + l] = constant;
+      crossConstants[l] = constant;
       for (let i = 0; i < d; i++) beta[i] += cross[l].bias[i];
     }
     let constant = param('head.bias')[0];
@@ -216,7 +216,6 @@ export class FactoredDcn {
     this.capacity = n;
     this.table = new Float32Array(memory.buffer, 0, this.tableLength);
     this.floats = new Float32Array(memory.buffer, 0, this.requestAt / 4);
-    this.doubles = new Float64Array(memory.buffer, 0, this.requestAt / 8);
     this.offsets = new Int32Array(memory.buffer, this.requestAt, n * fields);
     this.out = new Float32Array(memory.buffer, this.outAt, n);
   }
