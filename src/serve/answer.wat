@@ -12,8 +12,8 @@
 
   ;; `{"item":"<id>","probability":<p>}` for each of `n` candidates, comma-separated, then `]}`, from
   ;; `out`; returns the end. Id i is the bytes from bytes + spans[2i] to bytes + spans[2i + 1]. Each p
-  ;; is printed as toPrecision(9) prints it, by the rule of `writeProbability` (answer.ts): "0.", the
-  ;; zeros after the point, and the 9 digits of p·10^(9+zeros) rounded. -1, with nothing to use,
+  ;; is printed as toPrecision(9) prints it, for p in [1e-6, 1): "0.", the zeros after the point,
+  ;; and the 9 digits of p·10^(9+zeros) rounded. -1, with nothing to use,
   ;; where a probability is outside that rule (under 1e-6, 1 or more, not a number, or its product
   ;; within 1e-6 of a half).
   (func (export "scores") (param $n i32) (param $bytes i32) (param $spans i32) (param $probabilities i32) (param $out i32) (result i32)
