@@ -292,15 +292,13 @@ export class SqliteFeatureBank implements FeatureBank {
    * the last check costs no more than that.
    */
   private checkForChanges(): void {
+    const now = performance.now();
     const { checked } = this.lookups;
-    if (checked?.commits === commits) {
-      const at = performance.now();
-      if (at - checked.at < this.recheckMs || checked.turn === currentTurn()) return;
-    }
+    if (checked?.commits === commits && (now - checked.at < this.recheckMs || checked.turn === currentTurn())) return;
     this.followReplacement();
     const { cache } = this.lookups;
     if (cache && cache.dataVersion !== this.reading(() => this.connection.dataVersion.get()!)) this.lookups.cache = undefined;
-    this.lookups.checked = { turn: currentTurn(), at: performance.now(), commits };
+    this.lookups.checked = { turn: currentTurn(), at: now, commits };
   }
 
   private readVersion(): BankVersion | undefined {
