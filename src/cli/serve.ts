@@ -4,6 +4,7 @@
  * request time from the tune run's LM, codebooks and behaviour text, for latency comparisons.
  */
 import { Command } from 'commander';
+import { pino } from 'pino';
 import { DEFAULT_BODY_LIMIT, openServer, PROFILE_MODES, serveSchema } from '../serve/index.js';
 import { intFlag, resolveConfig } from './config.js';
 
@@ -26,7 +27,7 @@ export function serveCommand(): Command {
     .option('--body-limit <bytes>', `largest request body (default ${DEFAULT_BODY_LIMIT})`, intFlag)
     .action(async (flags) => {
       const config = await resolveConfig(serveSchema, flags.config, flags);
-      const opened = await openServer(config, { level: 'warn' });
+      const opened = await openServer(config, pino({ level: 'warn' }));
       const address = await opened.app.listen({ host: config.host, port: config.port });
       const { mode, bankVersion, users, bank, mirrored, explorer } = opened.info;
       console.log(`userip serve listening on ${address} (profiles from ${mode === 'lm' ? 'the LM at request time' : bank}, bank version ${bankVersion}, ${users} users${mirrored ? `, ${mirrored} copied into Redis` : ''})`);

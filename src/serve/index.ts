@@ -11,4 +11,4 @@ export { mostFrequentIds, type FoundProfile, type ProfileLookup, type ProfilePro
 export { openServer, PROFILE_MODES, serveSchema, type OpenedServer, type ServeConfig } from './open.js';
 export { ServeSetupError } from './scorer.js';
 export { SCORE_STAGES, type ScoreStage } from './metrics.js';
-export { AJV_OPTIONS, createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, scoreBodySchema, type ServeOptions } from './server.js';
+export { AJV_OPTIONS, createServer, DEFAULT_BODY_LIMIT, MAX_ID_LENGTH, MAX_ITEMS, scoreBodySchema, type ServeLog, type ServeOptions } from './server.js';

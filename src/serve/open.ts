@@ -14,7 +14,7 @@ import { Explorer, registerExplorer, scoringThrough } from './explorer/index.js'
 import { loadFeatureMap, type FeatureIndex } from '../features/index.js';
 import { mirrorBank } from './mirror.js';
 import type { ProfileProvider } from './profiles.js';
-import { createServer, DEFAULT_BODY_LIMIT, MAX_ITEMS } from './server.js';
+import { createServer, DEFAULT_BODY_LIMIT, MAX_ITEMS, type ServeLog } from './server.js';
 
 export const PROFILE_MODES = ['bank', 'lm'] as const;
 
@@ -56,7 +56,7 @@ export interface OpenedServer {
 }
 
 /** Loads the model, the feature map, the bank (and in lm mode the LM) and builds the server; refuses mismatched versions. */
-export async function openServer(config: ServeConfig, logger: { level: string } | false = false): Promise<OpenedServer> {
+export async function openServer(config: ServeConfig, log?: ServeLog): Promise<OpenedServer> {
   const toClose: (() => Promise<void>)[] = [];
   // Last opened, first closed; each at most once.
   const closeAll = async () => {
@@ -74,7 +74,7 @@ export async function openServer(config: ServeConfig, logger: { level: string } 
       toClose.push(() => online.close());
       profiles = online.profiles;
     }
-    const app = await createServer({ model, modelBankVersion, features, bank, profiles, threads: config.threads, bodyLimit: config.bodyLimit, logger });
+    const app = await createServer({ model, modelBankVersion, features, bank, profiles, threads: config.threads, bodyLimit: config.bodyLimit, log });
     toClose.push(() => app.close());
     const explorer = await addExplorer(config, app, bank, features);
     const version = (await bank.version())!;
