@@ -150,11 +150,11 @@ export async function mirrorFixtureBank(fx: ServeFixture, bank: FeatureBank): Pr
 }
 
 /** A server on the fixture's bank copied into a Redis of its own, for a test that stops or restarts that Redis. */
-export async function serveFromOwnRedis(fx: ServeFixture, runtime: Runtime): Promise<{ redis: RedisServer; bank: FeatureBank; server: FixtureServer }> {
+export async function serveFromOwnRedis(fx: ServeFixture, runtime: Runtime, options: Partial<ServeOptions> = {}): Promise<{ redis: RedisServer; bank: FeatureBank; server: FixtureServer }> {
   const redis = await startRedisServer();
   const bank = await RedisFeatureBank.open(redis.url);
   await mirrorFixtureBank(fx, bank);
-  return { redis, bank, server: await openFixtureServer(fx, runtime, { bank }) };
+  return { redis, bank, server: await openFixtureServer(fx, runtime, { ...options, bank }) };
 }
 
 /**

@@ -51,7 +51,9 @@ it('a bank copied into Redis serves exactly what the SQLite bank serves; a secon
 });
 
 it('Redis down: 503 naming host:port on every bank-backed route, counted in the metrics; back to 200 once Redis is back and filled', async () => {
-  const { redis: own, bank, server } = await serveFromOwnRedis(fx, runtime);
+  const warnings: string[] = [];
+  const log = { warn: (_fields: object, message: string) => warnings.push(message), error: () => assert.fail('no request should fail with a 500') };
+  const { redis: own, bank, server } = await serveFromOwnRedis(fx, runtime, { log });
   try {
     const score = () => server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: ['i1'] } });
     assert.equal((await score()).statusCode, 200);
@@ -73,6 +75,8 @@ it('Redis down: 503 naming host:port on every bank-backed route, counted in the 
     assert.equal((await server.app.inject({ method: 'POST', url: '/v1/score', payload: { user: 'u1', items: 'i1' } })).statusCode, 400);
     const metrics = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /userip_http_requests_total\{method="POST",route="\/v1\/score",status="503"\} 1\n/);
+    // The score and the profile requests; /healthz answers its 503 without the error handler.
+    assert.deepEqual(warnings, ['feature bank unavailable', 'feature bank unavailable']);
 
     await own.start();
     await untilReconnected(server);
