@@ -52,11 +52,12 @@ export interface ServeOptions {
 
 /**
  * The server's own log, not Fastify's: given a logger (or an onResponse hook), Fastify adds a
- * 'finish' listener to every response, and with it V8 pretenured objects of each request, i.e. made
- * them in the old generation. Through those, each keep-alive connection's last request survived
- * every scavenge: at 400 connections 1.7 MB survived and was promoted per scavenge, pauses of 5-7 ms
- * instead of 1-1.5 (--trace-gc-nvp, 2,000 requests/s), until a mark-compact. So Fastify gets no
- * logger, and the request metrics are taken as the answer is sent (`observeResponses`).
+ * 'finish' listener to every response, and with it V8 pretenured objects of each request (made them
+ * in the old generation; --no-allocation-site-pretenuring undid it). Through those, each keep-alive
+ * connection's last requests survived every scavenge: at 400 connections 1.7 MB survived and was
+ * promoted per scavenge, pauses of 5-7 ms instead of 1-1.5 (--trace-gc-nvp, 2,000 requests/s),
+ * until a mark-compact. So Fastify gets no logger, and the request metrics are taken as the answer
+ * is sent (`observeResponses`).
  */
 export interface ServeLog {
   warn(fields: object, message: string): void;
@@ -156,6 +157,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
   const answers = new ScoreAnswers();
 
   const app = Fastify({
+    // Nor a hook on 'finish' (ServeLog says why).
     logger: false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Longer path ids get 414, as long body ids get 400.
