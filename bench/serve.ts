@@ -10,12 +10,12 @@
  *    recommends, on one core, the generator in a worker thread of this process on another:
  *    `pinCores`, `OpenLoopWorker`), loaded by the same generator. Each server's capacity is the
  *    highest rate it holds with p99 under 10 ms (the machine is shared: a failed rate gets a second
- *    try on the server's next turn, and a try in which the generator fell behind does not count);
- *    the two searches take turns. Then both run at 25% and
- *    50% of the floor's capacity in short rounds, alternating which goes first, so that they meet the
- *    same machine (a round in which the generator fell behind is run again). Every run reports the
- *    CPU of the server, of the generator and of the rest of the machine (other jobs); the bank
- *    server's per-stage means come from its /metrics over its 50% rounds.
+ *    try on the server's next turn, and a try in which the generator fell behind, or other jobs
+ *    took a core, does not count); the two searches take turns. Then both run at 25% and 50% of the
+ *    floor's capacity in short rounds, alternating which goes first, so that they meet the same
+ *    machine (a round spoiled as a try would be is run again). Every run reports the CPU of the
+ *    server, of the generator and of the rest of the machine (other jobs); the bank server's
+ *    per-stage means come from its /metrics over its 50% rounds.
  * 2. Closed loop (autocannon, concurrency 8) on the bank path and on the LM-in-the-loop baseline,
  *    which infers each profile with the LM at request time.
  *
@@ -56,8 +56,10 @@ const STEP_SECONDS = 3;
 const FIRST_RATE = 400;
 const GROWTH = 1.5;
 const BISECTIONS = 3;
-/** Tries per rate (capacity search) or per round (fixed rates) that do not count because the generator fell behind its own schedule. */
+/** Tries per rate (capacity search) or per round (fixed rates) that do not count because they measured the machine (`spoiled`). */
 const SPOILED_TRIES = 3;
+/** Cores other processes may use during a try that counts: more, and they took the generator's or the server's core for part of it. */
+const OTHER_CPU_LIMIT = 0.5;
 /** Seconds per server at each fixed rate, in alternating rounds. */
 const FIXED_SECONDS = 10;
 const FIXED_ROUNDS = 5;
@@ -313,13 +315,20 @@ async function atRate(generator: OpenLoopWorker, phase: string, name: string, se
 const holds = (r: OpenLoopResult) => r.failures === 0 && r.answered === r.latencies.length && quantile(r.latencies, 0.99) <= P99_LIMIT_MS;
 
 /**
+ * A try that measured the machine, not the server: the generator itself sent late (send-lag p99 over
+ * the p99 limit: it lost its core, and read the answers late too), or other processes used more
+ * than OTHER_CPU_LIMIT cores meanwhile (a build on the same machine failed both servers' first rate
+ * twice and ended both searches below it).
+ */
+const spoiled = (r: AtRate) => r.sendLagP99Ms > P99_LIMIT_MS || r.otherCpuSeconds / r.seconds > OTHER_CPU_LIMIT;
+
+/**
  * The highest rate (requests/s) each server holds: grow until a rate fails, then bisect. The two
  * searches advance in turns (floor, bank, floor, ...), so that both meet the machine as it is over the
  * same minutes. On a shared machine other jobs can spoil a short run, so a rate fails only on its
  * second failure, tried on the server's next turn (after the other server's step rather than straight
- * after the first, which a stall of a few seconds would spoil as well). A try in which the generator
- * itself sent late (send-lag p99 over the p99 limit: it lost its core, and read the answers late too)
- * measured the machine, not the server: it is tried again, up to SPOILED_TRIES times per rate. A
+ * after the first, which a stall of a few seconds would spoil as well). A failed try that measured
+ * the machine, not the server (`spoiled`), is tried again, up to SPOILED_TRIES times per rate. A
  * search that has ended keeps taking its turns while the other runs, at its lowest failed rate; if
  * that now holds (the machine quietened), it resumes from there, so that the two capacities are of
  * the same minutes.
@@ -343,7 +352,7 @@ async function findCapacities(generator: OpenLoopWorker, servers: Record<'floor'
       const run = await atRate(generator, 'capacity', name, servers[name], bodies, step.value, STEP_SECONDS);
       const held = holds(run);
       const t = tries[name];
-      if (!held && run.sendLagP99Ms > P99_LIMIT_MS && t.spoiled < SPOILED_TRIES) {
+      if (!held && spoiled(run) && t.spoiled < SPOILED_TRIES) {
         t.spoiled++;
         continue;
       }
@@ -396,8 +405,8 @@ interface Pooled {
 /**
  * Floor and bank at each fixed fraction of the floor's capacity, in alternating short rounds so that
  * both meet the same machine; latencies pooled over the rounds, stage means over the bank's rounds.
- * A round in which the generator sent late (send-lag p99 over the p99 limit) is run again, up to
- * SPOILED_TRIES times; `spoiled` counts those.
+ * A round that measured the machine (`spoiled`) is run again, up to SPOILED_TRIES times; `spoiled`
+ * counts those.
  */
 async function fixedRates(generator: OpenLoopWorker, floor: Started, bank: Started, bodies: string[], floorCapacity: number) {
   let last: { floor: Pooled; bank: Pooled; rate: number; spoiled: number; stages: Record<string, number> } | undefined;
@@ -406,7 +415,7 @@ async function fixedRates(generator: OpenLoopWorker, floor: Started, bank: Start
     const phase = `fixed ${fraction * 100}%`;
     const runs: Record<'floor' | 'bank', AtRate[]> = { floor: [], bank: [] };
     const stageSums = Object.fromEntries(SCORE_STAGES.map((stage) => [stage, { sum: 0, count: 0 }]));
-    let spoiled = 0;
+    let spoiledRounds = 0;
     for (let round = 0; round < FIXED_ROUNDS; round++) {
       // Floor first in even rounds, bank first in odd ones: neither always follows the other.
       for (const name of round % 2 === 0 ? (['floor', 'bank'] as const) : (['bank', 'floor'] as const)) {
@@ -414,9 +423,8 @@ async function fixedRates(generator: OpenLoopWorker, floor: Started, bank: Start
         for (let attempt = 0; ; attempt++) {
           const before = name === 'bank' ? await stageTotals(bank.base) : undefined;
           const run = await atRate(generator, `${phase}, round ${round + 1}`, name, server, bodies, rate, FIXED_SECONDS / FIXED_ROUNDS);
-          // As in the capacity search: a round in which the generator itself fell behind measured the machine, not the server.
-          if (run.sendLagP99Ms > P99_LIMIT_MS && attempt < SPOILED_TRIES) {
-            spoiled++;
+          if (spoiled(run) && attempt < SPOILED_TRIES) {
+            spoiledRounds++;
             continue;
           }
           runs[name].push(run);
@@ -443,7 +451,7 @@ async function fixedRates(generator: OpenLoopWorker, floor: Started, bank: Start
         otherCpu: total('otherCpuSeconds') / total('seconds'),
       };
     };
-    const result = { floor: pooled(runs.floor), bank: pooled(runs.bank), rate, spoiled, stages: Object.fromEntries(SCORE_STAGES.map((stage) => [stage, round((stageSums[stage].sum / stageSums[stage].count) * 1000, 4)])) };
+    const result = { floor: pooled(runs.floor), bank: pooled(runs.bank), rate, spoiled: spoiledRounds, stages: Object.fromEntries(SCORE_STAGES.map((stage) => [stage, round((stageSums[stage].sum / stageSums[stage].count) * 1000, 4)])) };
     for (const name of ['floor', 'bank'] as const) {
       const { latencies, cpuMsPerRequest, loaderMsPerRequest, otherCpu } = result[name];
       emit({
